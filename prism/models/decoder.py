@@ -1,0 +1,91 @@
+"""Generators from a fixed latent to the object amplitude on the ``N x N`` grid."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from prism.config import DecoderConfig
+from prism.core.simulation import pad_to_grid
+
+
+class ProgressiveDecoder(nn.Module):
+    """A deep decoder whose output is the object amplitude inside the ``N x N`` grid.
+
+    The network generates a map of at least ``obj_size`` pixels, keeps its centred
+    ``obj_size`` crop (sigmoid output, so the amplitude is in ``[0, 1]``) and zero-pads it
+    into the grid at the object's offset. Its cost follows the object, not the grid.
+
+    Parameters
+    ----------
+    image_size : int
+        Grid size ``N``.
+    obj_size : int
+        Object width in pixels, in ``[1, image_size]``.
+    config : DecoderConfig
+        Architecture and seed.
+    """
+
+    def __init__(self, image_size: int, obj_size: int, config: DecoderConfig) -> None:
+        super().__init__()
+        if not isinstance(obj_size, int) or not 1 <= obj_size <= image_size:
+            raise ValueError(
+                f"`obj_size` must be an integer in [1, {image_size}], got {obj_size!r}"
+            )
+        self.image_size = image_size
+        self.obj_size = obj_size
+        self.config = config
+        generator = torch.Generator().manual_seed(config.seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            if config.kind == "upsample":
+                latent_size = math.ceil(obj_size / 2**config.depth)
+                self.net = _upsampling_net(config.channels, config.depth)
+                latent_shape = (1, config.channels, latent_size, latent_size)
+                map_size = latent_size * 2**config.depth
+            else:
+                depth = max(1, math.ceil(math.log2(obj_size)))
+                self.net = _transposed_net(config.channels, depth)
+                latent_shape = (1, config.channels, 1, 1)
+                map_size = 2**depth
+        self.register_buffer("latent", torch.randn(latent_shape, generator=generator))
+        self.map_size = map_size
+
+    def forward(self) -> torch.Tensor:
+        """The current object estimate, float32 ``[1, 1, N, N]`` with values in ``[0, 1]``."""
+        out = self.net(self.latent)
+        start = (out.shape[-1] - self.obj_size) // 2
+        crop = out[..., start : start + self.obj_size, start : start + self.obj_size]
+        return pad_to_grid(crop.float(), self.image_size)
+
+
+def _upsampling_net(channels: int, depth: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for _ in range(depth):
+        layers += [
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+            nn.Conv2d(channels, channels, kernel_size=1, bias=False),
+            nn.ReLU(),
+            nn.BatchNorm2d(channels),
+        ]
+    layers += [nn.Conv2d(channels, 1, kernel_size=1), nn.Sigmoid()]
+    return nn.Sequential(*layers)
+
+
+def _transposed_net(channels: int, depth: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    width = channels
+    for _ in range(depth):
+        out = max(width // 2, 8)
+        layers += [
+            nn.ConvTranspose2d(width, out, kernel_size=4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.BatchNorm2d(out),
+            nn.Conv2d(out, out, kernel_size=3, padding=1),
+            nn.ReLU(),
+        ]
+        width = out
+    layers += [nn.Conv2d(width, 1, kernel_size=3, padding=1), nn.Sigmoid()]
+    return nn.Sequential(*layers)
