@@ -1,0 +1,31 @@
+import pytest
+import torch
+from skimage import data
+
+from prism.core.optics import Telescope
+from prism.core.sampling import make_pattern
+from prism.core.simulation import prepare_object, simulate_measurements
+
+N, OBJ, DIAMETER, SAMPLES = 64, 32, 12, 8
+
+
+class Problem:
+    """A tiny noiseless problem: camera object, Fermat points, simulated intensities."""
+
+    def __init__(self, n_samples: int = SAMPLES) -> None:
+        self.image_size, self.obj_size = N, OBJ
+        self.x = prepare_object(data.camera(), obj_size=OBJ, image_size=N)
+        self.telescope = Telescope(N, sample_diameter=DIAMETER)
+        self.centers = make_pattern("fermat", n_samples, r_max=N / 4)
+        self.y = simulate_measurements(self.x, self.centers, telescope=self.telescope)
+
+
+@pytest.fixture(scope="session")
+def problem() -> Problem:
+    return Problem()
+
+
+@pytest.fixture(autouse=True)
+def _single_thread_determinism():
+    torch.set_num_threads(1)
+    yield

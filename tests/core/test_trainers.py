@@ -1,0 +1,148 @@
+import pytest
+import torch
+
+from prism.config import DecoderConfig, TrainingConfig
+from prism.core.aggregator import TelescopeAggregator
+from prism.core.trainers import CHECKPOINT_NAME, PRISMTrainer, create_scheduler
+from prism.metrics import evaluate
+from prism.models.decoder import ProgressiveDecoder
+from prism.models.losses import LossAggregator
+
+FAST = TrainingConfig(n_epochs=25, max_epochs=2, loss_th=0.03, init_steps=100)
+
+
+class RecordingWriter:
+    def __init__(self):
+        self.scalars, self.images = [], []
+
+    def add_scalar(self, tag, value, step):
+        self.scalars.append((tag, value, step))
+
+    def add_image(self, tag, image, step):
+        self.images.append((tag, tuple(image.shape), step))
+
+
+def make_trainer(problem, config=FAST, *, mode="replay", scheduler="plateau", **kwargs):
+    model = ProgressiveDecoder(problem.image_size, problem.obj_size, DecoderConfig())
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    sched = create_scheduler(optimizer, scheduler, patience=1) if scheduler else None
+    agg = TelescopeAggregator(problem.telescope, mode=mode)
+    return PRISMTrainer(model, optimizer, sched, agg, config, "cpu", **kwargs)
+
+
+def run(trainer, problem, n=None):
+    n = len(problem.centers) if n is None else n
+    trainer.run_initialization(problem.y[0], problem.centers[0], problem.x)
+    return trainer.run_progressive_training(problem.centers[:n], problem.y[:n], problem.x, 1)
+
+
+@pytest.mark.parametrize("mode", ["replay", "union"])
+def test_end_to_end_beats_the_single_aperture_image(problem, mode):
+    result = run(make_trainer(problem, mode=mode), problem)
+    single = evaluate(problem.y[0].sqrt(), problem.x, obj_size=problem.obj_size)
+    assert result["metrics"]["ssim"] > single.ssim + 0.3
+    assert len(result["history"]) == len(problem.centers)
+    assert result["reconstruction"].shape == (1, 1, problem.image_size, problem.image_size)
+    for failure in result["failed"]:
+        assert failure["reason"] == "step budget exhausted"
+        assert max(failure["loss_old"], failure["loss_new"]) >= FAST.loss_th
+
+
+def test_same_config_gives_a_bit_identical_reconstruction(problem):
+    first = run(make_trainer(problem), problem)["reconstruction"]
+    second = run(make_trainer(problem), problem)["reconstruction"]
+    assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize("mode", ["replay", "union"])
+def test_resume_from_checkpoint_is_bit_identical(problem, tmp_path, mode):
+    whole = run(make_trainer(problem, mode=mode), problem)
+    stopped = make_trainer(problem, mode=mode, log_dir=tmp_path)
+    run(stopped, problem, n=3)
+    resumed = make_trainer(problem, mode=mode)
+    resumed.resume(tmp_path / CHECKPOINT_NAME)
+    assert resumed.next_sample == 3
+    result = resumed.run_progressive_training(problem.centers, problem.y, problem.x, 1)
+    assert torch.equal(result["reconstruction"], whole["reconstruction"])
+    assert _without_times(result["history"]) == _without_times(whole["history"])
+
+
+def _without_times(history):
+    return [{k: v for k, v in record.items() if k != "time_per_sample"} for record in history]
+
+
+def test_checkpoint_of_another_config_is_refused(problem, tmp_path):
+    run(make_trainer(problem, log_dir=tmp_path), problem, n=1)
+    other = make_trainer(problem, TrainingConfig(loss_th=0.5))
+    with pytest.raises(ValueError, match="another training config.*loss_th"):
+        other.resume(tmp_path / CHECKPOINT_NAME)
+
+
+def test_damaged_checkpoint_is_refused(problem, tmp_path):
+    path = tmp_path / CHECKPOINT_NAME
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="damaged"):
+        make_trainer(problem).resume(path)
+
+
+def test_non_finite_data_fails_the_sample_and_the_run_goes_on(problem):
+    y = problem.y.clone()
+    y[2, 5, 5] = float("nan")
+    trainer = make_trainer(problem)
+    trainer.run_initialization(problem.y[0], problem.centers[0], problem.x)
+    result = trainer.run_progressive_training(problem.centers, y, problem.x, 1)
+    reasons = {failure["index"]: failure["reason"] for failure in result["failed"]}
+    assert reasons[2] == "non-finite loss"
+    assert len(result["history"]) == len(problem.centers)
+    assert torch.isfinite(result["reconstruction"]).all()
+
+
+def test_writer_receives_scalars_and_images_per_sample(problem):
+    writer = RecordingWriter()
+    run(make_trainer(problem, writer=writer), problem, n=3)
+    tags = {tag for tag, _, _ in writer.scalars}
+    expected = {"loss_old", "loss_new", "ssim", "psnr", "nrmse", "time_per_sample", "lr"}
+    assert expected <= tags
+    assert sorted({step for _, _, step in writer.scalars}) == [0, 1, 2]
+    size = problem.obj_size
+    assert writer.images == [("reconstruction", (1, size, size), step) for step in range(3)]
+
+
+def test_retry_recovers_failed_samples(problem):
+    trainer = make_trainer(problem, scheduler=None)
+    failed_before = {failure["index"] for failure in run(trainer, problem)["failed"]}
+    recovered = trainer.retry_failed_samples(
+        problem.centers, problem.y, problem.x, 1, LossAggregator("l1")
+    )
+    failed_after = {failure["index"] for failure in trainer.failed}
+    assert recovered >= 1
+    assert failed_after < failed_before
+    assert recovered == len(failed_before) - len(failed_after)
+    assert trainer.optimizer.param_groups[0]["lr"] == 0.01
+
+
+def test_live_figure_is_drawn(problem):
+    from prism.plotting import new_live_figure
+
+    trainer = make_trainer(problem)
+    _, figure = trainer.run_initialization(problem.y[0], problem.centers[0], problem.x, figure=None)
+    assert figure is None
+    figure = new_live_figure()
+    _, drawn = trainer.run_initialization(problem.y[0], problem.centers[0], problem.x, figure)
+    assert drawn is figure and drawn.axes[0].images
+
+
+def test_image_must_match_the_samples(problem):
+    with pytest.raises(ValueError, match="one \\[64, 64\\] intensity per sample"):
+        make_trainer(problem).run_progressive_training(problem.centers, problem.y[:3], None, 1)
+
+
+def test_create_scheduler():
+    optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=0.1)
+    plateau = create_scheduler(optimizer, "plateau", factor=0.5)
+    assert isinstance(plateau, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert plateau.factor == 0.5
+    cosine = create_scheduler(optimizer, "cosine_warm_restarts", T_0=7)
+    assert cosine.T_0 == 7
+    with pytest.raises(ValueError, match="'plateau', 'cosine_warm_restarts', got 'step'"):
+        create_scheduler(optimizer, "step")

@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from prism.config import DecoderConfig
+from prism.core.simulation import support_mask
+from prism.models.decoder import ProgressiveDecoder
+
+
+@pytest.mark.parametrize("kind", ["upsample", "transposed"])
+@pytest.mark.parametrize("obj_size", [16, 33, 73])
+def test_output_is_a_nonnegative_object_inside_its_support(kind, obj_size):
+    model = ProgressiveDecoder(128, obj_size, DecoderConfig(kind=kind))
+    out = model()
+    assert out.shape == (1, 1, 128, 128) and out.dtype == torch.float32
+    assert model.map_size >= obj_size
+    support = support_mask(obj_size, 128)
+    assert (out[0, 0][~support] == 0).all()
+    assert (out[0, 0][support] > 0).all() and (out <= 1).all()
+
+
+def test_seed_sets_weights_and_latent():
+    first = ProgressiveDecoder(64, 32, DecoderConfig(seed=1))
+    again = ProgressiveDecoder(64, 32, DecoderConfig(seed=1))
+    other = ProgressiveDecoder(64, 32, DecoderConfig(seed=2))
+    assert torch.equal(first(), again())
+    assert not torch.equal(first(), other())
+
+
+def test_the_global_rng_is_untouched():
+    state = torch.get_rng_state()
+    ProgressiveDecoder(64, 32, DecoderConfig())
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_cost_follows_the_object_not_the_grid():
+    small = ProgressiveDecoder(64, 40, DecoderConfig())
+    large = ProgressiveDecoder(1024, 40, DecoderConfig())
+    assert small.map_size == large.map_size == 48
+
+
+def test_validation():
+    with pytest.raises(ValueError, match=r"`obj_size` must be an integer in \[1, 64\], got 65"):
+        ProgressiveDecoder(64, 65, DecoderConfig())
+    with pytest.raises(ValueError, match="`kind` must be one of"):
+        DecoderConfig(kind="unet")
+    with pytest.raises(ValueError, match="`channels` must be an integer > 0, got 0"):
+        DecoderConfig(channels=0)

@@ -1,0 +1,36 @@
+"""The algorithm core imports only torch, numpy, scikit-image, the standard library and itself."""
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "prism"
+CORE = [*sorted((PACKAGE / "core").glob("*.py")), *sorted((PACKAGE / "models").glob("*.py"))]
+CORE += [PACKAGE / "metrics.py", PACKAGE / "config.py"]
+ALLOWED = {"torch", "numpy", "skimage", "prism"} | set(sys.stdlib_module_names)
+LAZY_ONLY = {"prism.plotting"}
+EDGE = ("prism.tracking", "prism.stages", "prism.cli", "prism.io")
+# The trainer's API takes a log_dir, so it alone writes checkpoints, through prism.io.
+CHECKPOINT_WRITER = "trainers.py"
+
+
+def _imports(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield node, [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            yield node, [node.module]
+
+
+@pytest.mark.parametrize("path", CORE, ids=lambda p: p.name)
+def test_core_module_imports_stay_inside_the_core(path):
+    tree = ast.parse(path.read_text())
+    top_level = {id(node) for node in tree.body}
+    for node, names in _imports(tree):
+        for name in names:
+            assert name.split(".")[0] in ALLOWED, f"{path.name} imports {name}"
+            assert not name.startswith(EDGE) or path.name == CHECKPOINT_WRITER, f"{path.name}: {name}"
+            if name in LAZY_ONLY:
+                assert id(node) not in top_level, f"{path.name} imports {name} at module level"

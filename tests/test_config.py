@@ -1,0 +1,42 @@
+import argparse
+
+import pytest
+
+from prism.config import DecoderConfig, TrainingConfig, training_config
+
+
+def test_defaults_and_budget():
+    config = TrainingConfig(n_epochs=7, max_epochs=3)
+    assert config.step_budget == 21
+    assert config.as_dict()["loss_type"] == "l1"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("loss_type", "huber", "`loss_type` must be one of 'l1', 'l2', 'ssim', got 'huber'"),
+        ("old_mode", "all", "`old_mode` must be one of 'union', 'replay', got 'all'"),
+        ("init_target", "noise", "`init_target` must be one of"),
+        ("loss_th", 0.0, "`loss_th` must be a number > 0, got 0.0"),
+        ("n_epochs", 2.5, "`n_epochs` must be an integer > 0, got 2.5"),
+        ("max_epochs", -1, "`max_epochs` must be an integer > 0, got -1"),
+        ("retry_lr_factor", 2.0, r"`retry_lr_factor` must be in \(0, 1\], got 2.0"),
+    ],
+)
+def test_validation_names_the_setting(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainingConfig(**{field: value})
+
+
+def test_namespace_takes_known_settings_and_defaults():
+    args = argparse.Namespace(loss_th=0.2, old_mode="union", output="somewhere")
+    config = training_config(args)
+    assert config == TrainingConfig(loss_th=0.2, old_mode="union")
+    assert training_config(config) is config
+    with pytest.raises(TypeError, match="TrainingConfig or argparse.Namespace"):
+        training_config({"loss_th": 0.2})
+
+
+def test_decoder_config_validation():
+    with pytest.raises(ValueError, match="`depth` must be an integer > 0, got 0"):
+        DecoderConfig(depth=0)
