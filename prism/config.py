@@ -44,7 +44,7 @@ class TrainingConfig:
         Epochs per sample; the step budget is ``max_epochs * n_epochs``.
     init_target : str
         Initial fit target: 'measurement' (amplitude of the first measurement) or 'support'
-        (a disc filling the object support).
+        (a disc inscribed in the object support, with the first measurement's energy).
     init_steps : int
         Step budget of the initialization.
     retry_lr_factor : float

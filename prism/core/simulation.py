@@ -77,8 +77,8 @@ def derive_geometry(
         if missing:
             raise ValueError(f"physical set-up incomplete: give {', '.join(missing)} too")
         for name, value in physics.items():
-            if not value > 0:
-                raise ValueError(f"`{name}` must be > 0 (metres), got {value!r}")
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"`{name}` must be finite and > 0 (metres), got {value!r}")
         dx = wavelength * distance / (dxf * image_size)
         coherence_diameter = 2 * wavelength * distance / (math.pi * obj_diameter)
         obj_size = obj_size if obj_size is not None else round(obj_diameter / dx)
@@ -165,6 +165,10 @@ def prepare_object(image: np.ndarray, *, obj_size: int, image_size: int) -> torc
 def pad_to_grid(obj: torch.Tensor, image_size: int) -> torch.Tensor:
     """Zero-pad ``[..., s, s]`` into ``[..., N, N]`` at offset ``(N - s) // 2``."""
     size = obj.shape[-1]
+    if obj.shape[-2] != size or size > image_size:
+        raise ValueError(
+            f"`obj` must be square and at most {image_size} px, got shape {tuple(obj.shape)}"
+        )
     before = (image_size - size) // 2
     after = image_size - size - before
     return torch.nn.functional.pad(obj, (before, after, before, after))
@@ -173,6 +177,13 @@ def pad_to_grid(obj: torch.Tensor, image_size: int) -> torch.Tensor:
 def support_mask(obj_size: int, image_size: int) -> torch.Tensor:
     """Bool ``[N, N]`` mask of the object support (the padded square)."""
     return pad_to_grid(torch.ones(obj_size, obj_size), image_size) > 0
+
+
+def support_disc(obj_size: int, image_size: int) -> torch.Tensor:
+    """Bool ``[N, N]`` disc of diameter ``obj_size`` inscribed in the object support."""
+    offsets = torch.arange(obj_size, dtype=torch.float32) - (obj_size - 1) / 2
+    disc = offsets[:, None].square() + offsets[None, :].square() <= (obj_size / 2) ** 2
+    return pad_to_grid(disc, image_size)
 
 
 def add_noise(
@@ -203,8 +214,10 @@ def add_noise(
     torch.Tensor
         Float32 intensities of the same shape (may be negative with Gaussian noise).
     """
-    if photons is not None and not photons > 0:
-        raise ValueError(f"`photons` must be > 0 (photons per measurement), got {photons!r}")
+    if photons is not None and not (math.isfinite(photons) and photons > 0):
+        raise ValueError(
+            f"`photons` must be finite and > 0 (photons per measurement), got {photons!r}"
+        )
     if snr_db is not None and not math.isfinite(snr_db):
         raise ValueError(f"`snr_db` must be a finite number of dB, got {snr_db!r}")
     noisy = intensities.to(torch.float64)

@@ -16,7 +16,7 @@ from prism.config import TrainingConfig, training_config
 from prism.core.aggregator import TelescopeAggregator
 from prism.core.optics import amplitude
 from prism.core.sampling import line_points
-from prism.core.simulation import pad_to_grid, support_mask
+from prism.core.simulation import pad_to_grid, support_disc
 from prism.io import load_checkpoint, save_checkpoint
 from prism.metrics import crop_object, evaluate
 from prism.models.losses import LossAggregator, LossTerms
@@ -228,6 +228,7 @@ class PRISMTrainer:
         obj_size = self.model.obj_size
         return {
             "config": self.config.as_dict(),
+            "old_mode": self.telescope_agg.mode,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
@@ -246,6 +247,11 @@ class PRISMTrainer:
             raise ValueError(
                 f"checkpoint belongs to another training config (differs in {differing}); "
                 f"this run uses {mine}"
+            )
+        if state["old_mode"] != self.telescope_agg.mode:
+            raise ValueError(
+                f"checkpoint was trained with old_mode {state['old_mode']!r}, "
+                f"this run's aggregator uses {self.telescope_agg.mode!r}"
             )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -274,10 +280,13 @@ class PRISMTrainer:
         self.optimizer.step()
 
     def _init_target(self, measurement: torch.Tensor) -> torch.Tensor:
+        """Amplitude of the first measurement, or a support disc with the same energy."""
+        measurement = measurement.to(torch.float32)
         if self.config.init_target == "measurement":
-            return amplitude(measurement.to(torch.float32))
-        size = self.telescope_agg.telescope.image_size
-        return support_mask(self.model.obj_size, size).to(torch.float32)
+            return amplitude(measurement)
+        disc = support_disc(self.model.obj_size, self.telescope_agg.telescope.image_size)
+        energy = measurement.clamp_min(0).sum()
+        return disc.to(torch.float32) * torch.sqrt(energy / disc.sum())
 
     def _load_samples(self, sample_centers, image, samples_per_line_meas) -> torch.Tensor:
         points = line_points(sample_centers, samples_per_line_meas)

@@ -216,14 +216,10 @@ def test_derive_geometry_incomplete_physics_names_missing(missing):
 def test_derive_geometry_rejects_non_positive_physics(name, value):
     physics = dict(dxf=_europa_dxf(), **EUROPA)
     physics[name] = value
-    with pytest.raises(ValueError, match=f"`{name}` must be > 0"):
+    with pytest.raises(ValueError, match=f"`{name}` must be finite and > 0"):
         derive_geometry(1024, **physics)
 
 
-# PACKAGE BUG (prism/core/simulation.py:80): `not value > 0` lets +inf through, so an infinite
-# physical value is not rejected: obj_diameter=inf raises OverflowError, dxf=inf raises
-# ZeroDivisionError, and with explicit sizes the call succeeds with dx=inf or dx=0.
-# Proposed fix: `if not (math.isfinite(value) and value > 0)` (and say "finite" in the message).
 @pytest.mark.parametrize("name", ["wavelength", "distance", "obj_diameter", "dxf"])
 @pytest.mark.parametrize("explicit", [{}, {"obj_size": 20, "sample_diameter": 5.0}])
 def test_derive_geometry_rejects_infinite_physics(name, explicit):
@@ -324,11 +320,6 @@ def test_add_noise_rejects_bad_photons(photons):
         add_noise(torch.ones(1, 4, 4), photons=photons, generator=_gen())
 
 
-# PACKAGE BUG (prism/core/simulation.py:206): `not photons > 0` lets photons=inf through; the
-# scale is then inf, torch.poisson(inf) returns int64-overflow garbage (-9.2e18) and dividing by
-# the infinite scale gives -0.0: every intensity silently becomes zero (simulate_measurements
-# with photons=inf stores all-zero data). Proposed fix:
-# `if photons is not None and not (math.isfinite(photons) and photons > 0)`.
 def test_add_noise_rejects_infinite_photons():
     with pytest.raises(ValueError, match="photons"):
         add_noise(torch.ones(1, 4, 4), photons=math.inf, generator=_gen())
@@ -389,3 +380,9 @@ def test_simulate_does_not_touch_global_rng():
         x, centers, telescope=tel, samples_per_line_meas=3, photons=1e3, snr_db=15.0, seed=7
     )
     assert torch.equal(torch.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("shape", [(40, 40), (3, 5)])
+def test_pad_to_grid_refuses_what_does_not_fit(shape):
+    with pytest.raises(ValueError, match="`obj` must be square and at most 32 px"):
+        pad_to_grid(torch.ones(shape), 32)

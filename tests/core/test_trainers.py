@@ -146,3 +146,19 @@ def test_create_scheduler():
     assert cosine.T_0 == 7
     with pytest.raises(ValueError, match="'plateau', 'cosine_warm_restarts', got 'step'"):
         create_scheduler(optimizer, "step")
+
+
+def test_support_initialization_and_amp_run(problem):
+    config = TrainingConfig(n_epochs=10, max_epochs=1, init_target="support", init_steps=20)
+    trainer = make_trainer(problem, config, use_amp=True)
+    reconstruction, _ = trainer.run_initialization(problem.y[0], problem.centers[0], None)
+    corner, centre = (problem.image_size - problem.obj_size) // 2, problem.image_size // 2
+    assert reconstruction[0, 0, centre, centre] > 2 * reconstruction[0, 0, corner, corner]
+    result = trainer.run_progressive_training(problem.centers[:2], problem.y[:2], None, 1)
+    assert result["metrics"] is None and torch.isfinite(result["reconstruction"]).all()
+
+
+def test_checkpoint_of_another_old_mode_is_refused(problem, tmp_path):
+    run(make_trainer(problem, log_dir=tmp_path), problem, n=1)
+    with pytest.raises(ValueError, match="old_mode 'replay'.*'union'"):
+        make_trainer(problem, mode="union").resume(tmp_path / CHECKPOINT_NAME)
