@@ -110,6 +110,42 @@ class DecoderConfig:
         check_positive("depth", self.depth, integer=True)
 
 
+@dataclass(frozen=True)
+class EPIEConfig:
+    """Settings of :func:`prism.core.epie.run_epie`.
+
+    Attributes
+    ----------
+    epochs : int
+        Sweeps over every sample.
+    alpha : float
+        Step size of the spectrum update, in (0, 2).
+    support : bool
+        Zero the object outside its ``obj_size`` square after every sweep.
+    real : bool
+        Keep only the real part of the object after every sweep.
+    nonnegative : bool
+        Keep the real part clipped at 0 (implies ``real``).
+    random_order : bool
+        Visit the samples in a seeded random order each sweep instead of the pattern order.
+    seed : int
+        Seed of the random order.
+    """
+
+    epochs: int = 100
+    alpha: float = 1.0
+    support: bool = True
+    real: bool = False
+    nonnegative: bool = True
+    random_order: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_positive("epochs", self.epochs, integer=True)
+        if not 0 < self.alpha < 2:
+            raise ValueError(f"`alpha` must be in (0, 2), got {self.alpha!r}")
+
+
 def training_config(args: TrainingConfig | argparse.Namespace) -> TrainingConfig:
     """The :class:`TrainingConfig` of ``args``, a config or an argparse Namespace.
 

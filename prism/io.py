@@ -1,11 +1,14 @@
-"""Files: atomic writes and safe checkpoint loading."""
+"""Files: atomic writes, measurement sets and safe checkpoint loading."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
@@ -58,3 +61,107 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         raise ValueError(
             f"checkpoint {path} is damaged or not a PRISM checkpoint: {error}"
         ) from error
+
+
+MEASUREMENT_FORMAT = "prism-measurements/1"
+
+
+@dataclass(frozen=True)
+class MeasurementSet:
+    """One simulated data set, shared by every algorithm (the export format's content).
+
+    Attributes
+    ----------
+    intensities : torch.Tensor
+        Float32 ``[n, N, N]`` measured intensities, DC at ``N // 2``.
+    centers : torch.Tensor
+        Float32 ``[n, 1, 2]`` points or ``[n, 2, 2]`` line end points, ``[y, x]`` k-space
+        pixels from DC.
+    image_size, obj_size : int
+        Grid size ``N`` and object width; the object support is the ``obj_size`` square at
+        offset ``(N - obj_size) // 2``.
+    sample_diameter : float
+        Aperture disc diameter in k-space pixels.
+    samples_per_line_meas : int
+        Points per line measurement (1 for points).
+    photons, snr_db : float or None
+        Noise model (Poisson photon budget per measurement, Gaussian SNR in dB); None is off.
+    seed : int
+        Seed of the noise.
+    ground_truth : torch.Tensor or None
+        Float32 ``[N, N]`` object amplitude, when known.
+    """
+
+    intensities: torch.Tensor
+    centers: torch.Tensor
+    image_size: int
+    obj_size: int
+    sample_diameter: float
+    samples_per_line_meas: int
+    photons: float | None
+    snr_db: float | None
+    seed: int
+    ground_truth: torch.Tensor | None
+
+
+def save_measurements(data: MeasurementSet, path: str | os.PathLike) -> Path:
+    """Write a measurement set as a self-describing ``.npz`` (see README, "Data export")."""
+    size, obj = data.image_size, data.obj_size
+    offset = (size - obj) // 2
+    support = np.zeros((size, size), dtype=bool)
+    support[offset : offset + obj, offset : offset + obj] = True
+    arrays = {
+        "format": np.array(MEASUREMENT_FORMAT),
+        "intensities": data.intensities.numpy().astype(np.float32),
+        "centers": data.centers.numpy().astype(np.float32),
+        "image_size": np.array(size),
+        "obj_size": np.array(obj),
+        "support": support,
+        "sample_diameter": np.array(float(data.sample_diameter)),
+        "samples_per_line_meas": np.array(data.samples_per_line_meas),
+        "photons": np.array(np.nan if data.photons is None else float(data.photons)),
+        "snr_db": np.array(np.nan if data.snr_db is None else float(data.snr_db)),
+        "seed": np.array(data.seed),
+    }
+    if data.ground_truth is not None:
+        arrays["ground_truth"] = data.ground_truth.numpy().astype(np.float32)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+    return atomic_write(path, write)
+
+
+def load_measurements(path: str | os.PathLike) -> MeasurementSet:
+    """Read a measurement set written by :func:`save_measurements` (no pickle)."""
+    with np.load(path, allow_pickle=False) as arrays:
+        found = str(arrays["format"]) if "format" in arrays else "none"
+        if found != MEASUREMENT_FORMAT:
+            raise ValueError(f"{path} is format {found!r}, expected {MEASUREMENT_FORMAT!r}")
+        ground_truth = arrays["ground_truth"] if "ground_truth" in arrays else None
+        return MeasurementSet(
+            intensities=torch.from_numpy(arrays["intensities"]),
+            centers=torch.from_numpy(arrays["centers"]),
+            image_size=int(arrays["image_size"]),
+            obj_size=int(arrays["obj_size"]),
+            sample_diameter=float(arrays["sample_diameter"]),
+            samples_per_line_meas=int(arrays["samples_per_line_meas"]),
+            photons=_optional(arrays["photons"]),
+            snr_db=_optional(arrays["snr_db"]),
+            seed=int(arrays["seed"]),
+            ground_truth=None if ground_truth is None else torch.from_numpy(ground_truth),
+        )
+
+
+def _optional(value: np.ndarray) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes (the data hash runs are tagged with)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,9 +1,19 @@
 import pickle
+from dataclasses import fields
 
+import numpy as np
 import pytest
 import torch
 
-from prism.io import atomic_write, load_checkpoint, save_checkpoint
+from prism.io import (
+    MeasurementSet,
+    atomic_write,
+    file_sha256,
+    load_checkpoint,
+    load_measurements,
+    save_checkpoint,
+    save_measurements,
+)
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -44,3 +54,49 @@ def test_pickled_code_is_refused(tmp_path):
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         load_checkpoint(tmp_path / "nope.pt")
+
+
+def _measurement_set(ground_truth=True, photons=None):
+    generator = torch.Generator().manual_seed(0)
+    return MeasurementSet(
+        intensities=torch.rand(3, 16, 16, generator=generator),
+        centers=torch.rand(3, 2, 2, generator=generator),
+        image_size=16,
+        obj_size=8,
+        sample_diameter=4.5,
+        samples_per_line_meas=5,
+        photons=photons,
+        snr_db=40.0,
+        seed=7,
+        ground_truth=torch.rand(16, 16, generator=generator) if ground_truth else None,
+    )
+
+
+@pytest.mark.parametrize(("ground_truth", "photons"), [(True, None), (False, 1e6)])
+def test_measurement_set_round_trip(tmp_path, ground_truth, photons):
+    data = _measurement_set(ground_truth, photons)
+    loaded = load_measurements(save_measurements(data, tmp_path / "m.npz"))
+    for field in fields(MeasurementSet):
+        mine, theirs = getattr(data, field.name), getattr(loaded, field.name)
+        if isinstance(mine, torch.Tensor):
+            assert torch.equal(mine, theirs), field.name
+        else:
+            assert mine == theirs, field.name
+
+
+def test_export_is_tool_neutral(tmp_path):
+    path = save_measurements(_measurement_set(), tmp_path / "m.npz")
+    with np.load(path, allow_pickle=False) as arrays:
+        assert str(arrays["format"]) == "prism-measurements/1"
+        assert arrays["support"].sum() == 64 and arrays["support"][4:12, 4:12].all()
+        assert np.isnan(arrays["photons"]) and arrays["snr_db"] == 40.0
+    assert file_sha256(path) == file_sha256(
+        save_measurements(_measurement_set(), tmp_path / "b.npz")
+    )
+
+
+def test_other_files_are_refused(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, intensities=np.zeros(3))
+    with pytest.raises(ValueError, match="format 'none', expected 'prism-measurements/1'"):
+        load_measurements(path)

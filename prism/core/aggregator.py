@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from prism.config import OLD_MODES, check_choice
-from prism.core.optics import Telescope, amplitude, fft2c, ifft2c, power
+from prism.core.optics import Telescope, amplitude
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 
@@ -103,7 +103,7 @@ class TelescopeAggregator:
         x_hat = x_hat.reshape(x_hat.shape[-2:])
         if self.mode == "union":
             mask, target = self._union_target(others, exclude)
-            return amplitude(power(ifft2c(fft2c(x_hat) * mask.to(x_hat.device)))), target
+            return self.telescope.project(x_hat, mask).abs(), target
         points = torch.stack([self._points[i] for i in others])
         if any(self._points[i].shape != points[0].shape for i in others):
             raise ValueError("replay needs every sample to have the same number of points")
@@ -118,6 +118,6 @@ class TelescopeAggregator:
                 raise RuntimeError("'union' mode needs set_reference() before old_prediction()")
             mask = torch.stack([self._masks[i] for i in others]).any(dim=0).to(torch.float32)
             reference = self._reference.reshape(mask.shape)
-            target = amplitude(power(ifft2c(fft2c(reference) * mask.to(reference.device))))
+            target = self.telescope.project(reference, mask).abs()
             self._old_cache = {key: (mask, target)}
         return self._old_cache[key]

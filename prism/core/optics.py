@@ -122,6 +122,23 @@ class Telescope:
         """Union of the discs at ``points`` ``[..., 2]`` as a bool ``[N, N]`` mask."""
         return self.masks(points.reshape(-1, 2)).amax(dim=0) > 0
 
+    def project(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Field of ``x`` through an arbitrary k-space mask, ``F^-1(F(x) * mask)``.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            Object ``[..., N, N]``.
+        mask : torch.Tensor
+            Real ``[N, N]`` k-space mask (e.g. a cumulative mask as float).
+
+        Returns
+        -------
+        torch.Tensor
+            Complex field ``[..., N, N]``.
+        """
+        return ifft2c(fft2c(x) * mask.to(x.device))
+
     def forward(self, x: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """Fields through each aperture: ``A_c x`` for every ``c`` in ``points``.
 

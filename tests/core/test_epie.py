@@ -1,0 +1,117 @@
+import pytest
+import torch
+from skimage import data
+
+from prism.config import EPIEConfig
+from prism.core.epie import run_epie
+from prism.core.framing import single_aperture_image
+from prism.core.optics import Telescope
+from prism.core.sampling import make_pattern
+from prism.core.simulation import prepare_object, simulate_measurements, support_mask
+from prism.metrics import evaluate
+
+N, OBJ = 64, 16
+
+
+@pytest.fixture(scope="module")
+def dense():
+    """About 70 % of the grid covered: aperture 8 px, 64 Fermat points over radius 32."""
+    x = prepare_object(data.moon(), obj_size=OBJ, image_size=N)
+    telescope = Telescope(N, sample_diameter=8)
+    centers = make_pattern("fermat", 64, r_max=N / 2)
+    return x, telescope, centers, simulate_measurements(x, centers, telescope=telescope)
+
+
+def epie(dense, config, **kwargs):
+    x, telescope, centers, y = dense
+    kwargs = {"samples_per_line_meas": 1, "image_gt": x} | kwargs
+    return run_epie(y, centers, telescope=telescope, obj_size=OBJ, config=config, **kwargs)
+
+
+def test_dense_noiseless_reaches_ssim_099(dense):
+    x, telescope, centers, _ = dense
+    assert telescope.union_mask(centers).float().mean() > 0.65
+    result = epie(dense, EPIEConfig(epochs=100))
+    assert result.history[-1]["ssim"] >= 0.99
+    assert result.history[-1]["data_error"] < result.history[0]["data_error"] / 100
+    assert evaluate(result.reconstruction, x, obj_size=OBJ).ssim == result.history[-1]["ssim"]
+
+
+def test_constraints_hold(dense):
+    result = epie(dense, EPIEConfig(epochs=2))
+    outside = ~support_mask(OBJ, N)
+    assert (result.reconstruction[outside] == 0).all()
+    assert (result.reconstruction.imag == 0).all() and (result.reconstruction.real >= 0).all()
+    free = epie(dense, EPIEConfig(epochs=2, support=False, nonnegative=False))
+    assert free.reconstruction[outside].abs().max() > 0 and free.reconstruction.imag.abs().max() > 0
+
+
+def test_a_line_of_length_zero_is_a_point(dense):
+    x, telescope, centers, y = dense
+    lines = centers.expand(-1, 2, -1).clone()
+    line_y = simulate_measurements(x, lines, telescope=telescope, samples_per_line_meas=3)
+    assert torch.allclose(line_y, y, atol=1e-6)
+    config = EPIEConfig(epochs=3)
+    as_points = epie(dense, config)
+    as_lines = run_epie(
+        line_y, lines, telescope=telescope, samples_per_line_meas=3, obj_size=OBJ, config=config
+    )
+    assert torch.allclose(as_lines.reconstruction, as_points.reconstruction, atol=1e-5)
+
+
+def test_line_measurements_reconstruct(dense):
+    x, telescope, _, _ = dense
+    lines = make_pattern("fermat", 24, r_max=N / 2, line_length=8, seed=1)
+    y = simulate_measurements(x, lines, telescope=telescope, samples_per_line_meas=5)
+    result = run_epie(
+        y,
+        lines,
+        telescope=telescope,
+        samples_per_line_meas=5,
+        obj_size=OBJ,
+        config=EPIEConfig(epochs=30),
+        image_gt=x,
+    )
+    single = evaluate(single_aperture_image(x, telescope), x, obj_size=OBJ)
+    assert result.history[-1]["ssim"] > single.ssim + 0.2
+
+
+def test_random_order_is_seeded(dense):
+    first = epie(dense, EPIEConfig(epochs=2, random_order=True, seed=3)).reconstruction
+    again = epie(dense, EPIEConfig(epochs=2, random_order=True, seed=3)).reconstruction
+    other = epie(dense, EPIEConfig(epochs=2, random_order=True, seed=4)).reconstruction
+    assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_writer_gets_one_step_per_epoch(dense):
+    class Writer:
+        def __init__(self):
+            self.steps = []
+
+        def add_scalar(self, tag, value, step):
+            self.steps.append((tag, step))
+
+        def add_image(self, tag, image, step):
+            self.steps.append((tag, step, tuple(image.shape)))
+
+    writer = Writer()
+    epie(dense, EPIEConfig(epochs=2), writer=writer)
+    assert ("ssim", 1) in writer.steps and ("data_error", 0) in writer.steps
+    assert ("reconstruction", 1, (1, OBJ, OBJ)) in writer.steps
+
+
+def test_validation(dense):
+    _, telescope, centers, y = dense
+    with pytest.raises(ValueError, match="one \\[64, 64\\] image per sample"):
+        run_epie(
+            y[:3],
+            centers,
+            telescope=telescope,
+            samples_per_line_meas=1,
+            obj_size=OBJ,
+            config=EPIEConfig(epochs=1),
+        )
+    with pytest.raises(ValueError, match=r"`alpha` must be in \(0, 2\), got 2.5"):
+        EPIEConfig(alpha=2.5)
+    with pytest.raises(ValueError, match="`epochs` must be an integer > 0"):
+        EPIEConfig(epochs=0)
