@@ -11,8 +11,9 @@ One step is what ``PRISMTrainer`` does per optimiser step: decoder forward,
 ``new_prediction``, ``old_prediction``, the L1 ``LossAggregator``, backward and an Adam
 step, fitting sample k after k samples were added to the ``TelescopeAggregator``. At k = 1
 there is no old term, so 'replay' and 'union' are the same step; it is run once (mode '-').
-A step time is the median over a few repetitions after one warm-up step (fewer when a step
-is slow; a configuration whose warm-up step exceeds 20 s is skipped with a note).
+"ms/step" is the median over a few repetitions after one warm-up step, "min ms" the fastest
+(fewer repetitions when a step is slow; a configuration whose warm-up step exceeds 20 s is
+skipped with a note).
 
 Each configuration runs in a fresh subprocess, so its peak RSS (``ru_maxrss``) is its own.
 The peak is reset just before the first step (Linux ``/proc/self/clear_refs``), so set-up
@@ -52,6 +53,11 @@ TIME_BUDGET_S = 10.0  # timed repetitions stop once they would exceed this
 LINE_LENGTH = 64
 POINTS_PER_LINE = 9
 N_PATTERN = 64
+OBJ_SIZE_AT_1024 = 73
+SAMPLE_DIAMETER = 17
+HEADER = f"{'ms/step':>9} {'min ms':>8} {'reps':>4} {'peak RSS MiB':>12} {'+step MiB':>9}"
+CONFIG = "{:>5} {:>4} {:>3} {:>6} {:>8} {:>3}"
+RESULT = "{:>9.1f} {:>8.1f} {:>4} {:>12.0f} {:>9.0f}"
 
 
 def rss_mib() -> float:
@@ -75,8 +81,8 @@ def reset_peak_rss() -> None:
 def measure(size: int, mode: str, points_per_line: int, k: int, reps: int) -> dict:
     """Set up one configuration, time its training step and report its memory."""
     torch.manual_seed(0)
-    obj_size = round(73 * size / 1024)
-    telescope = Telescope(size, sample_diameter=17)
+    obj_size = round(OBJ_SIZE_AT_1024 * size / 1024)
+    telescope = Telescope(size, sample_diameter=SAMPLE_DIAMETER)
     x = prepare_object(moon(), obj_size=obj_size, image_size=size)
     line_length = LINE_LENGTH if points_per_line > 1 else 0
     centers = make_pattern(
@@ -116,8 +122,14 @@ def measure(size: int, mode: str, points_per_line: int, k: int, reps: int) -> di
     reps = max(1, min(reps, int(TIME_BUDGET_S / warm)))
     times = [step() for _ in range(reps)]
     peak = peak_rss_mib()
-    ms = 1e3 * statistics.median(times)
-    return {"obj_size": obj_size, "ms": ms, "reps": reps, "peak": peak, "growth": peak - before}
+    return {
+        "obj_size": obj_size,
+        "ms": 1e3 * statistics.median(times),
+        "min_ms": 1e3 * min(times),
+        "reps": reps,
+        "peak": peak,
+        "growth": peak - before,
+    }
 
 
 def run_isolated(size: int, mode: str, points_per_line: int, k: int, reps: int) -> dict:
@@ -148,18 +160,18 @@ def main() -> None:
     if args.worker:
         print(json.dumps(measure(*json.loads(args.worker))))
         return
+    sys.stdout.reconfigure(line_buffering=True)  # rows appear as they are measured
     sizes = args.sizes or ([256] if args.quick else [256, 512, 1024])
     reps = 3 if args.quick else 5
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of up to {reps}")
-    header = f"{'N':>5} {'obj':>4} {'d':>3} {'mode':>6} {'pts/line':>8} {'k':>3}"
-    print(f"{header} {'ms/step':>9} {'reps':>4} {'peak RSS MiB':>12} {'+step MiB':>9}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, up to {reps} repetitions")
+    print(CONFIG.format("N", "obj", "d", "mode", "pts/line", "k"), HEADER)
     for size, mode, points_per_line, k in configurations(sizes):
         r = run_isolated(size, mode, points_per_line, k, reps)
-        row = f"{size:>5} {r['obj_size']:>4} {17:>3} {mode:>6} {points_per_line:>8} {k:>3}"
+        config = CONFIG.format(size, r["obj_size"], SAMPLE_DIAMETER, mode, points_per_line, k)
         if "skipped" in r:
-            print(f"{row}  skipped: warm-up step took {r['skipped']:.1f} s > {SKIP_S:.0f} s")
+            print(config, f"skipped: warm-up step took {r['skipped']:.1f} s > {SKIP_S:.0f} s")
             continue
-        print(f"{row} {r['ms']:>9.1f} {r['reps']:>4} {r['peak']:>12.0f} {r['growth']:>9.0f}")
+        print(config, RESULT.format(r["ms"], r["min_ms"], r["reps"], r["peak"], r["growth"]))
 
 
 if __name__ == "__main__":
