@@ -30,14 +30,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 
 import torch
+from common import peak_rss_mib, reset_peak_rss, rss_mib, run_isolated
 from skimage.data import moon
 
 from prism.config import DecoderConfig
@@ -58,24 +56,6 @@ SAMPLE_DIAMETER = 17
 HEADER = f"{'ms/step':>9} {'min ms':>8} {'reps':>4} {'peak RSS MiB':>12} {'+step MiB':>9}"
 CONFIG = "{:>5} {:>4} {:>3} {:>6} {:>8} {:>3}"
 RESULT = "{:>9.1f} {:>8.1f} {:>4} {:>12.0f} {:>9.0f}"
-
-
-def rss_mib() -> float:
-    """Current resident set size of this process in MiB (Linux)."""
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def peak_rss_mib() -> float:
-    """Peak resident set size of this process in MiB (``ru_maxrss`` is KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def reset_peak_rss() -> None:
-    """Restart the peak RSS from the current RSS (Linux >= 4.0), so set-up is not counted."""
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
 
 
 def measure(size: int, mode: str, points_per_line: int, k: int, reps: int) -> dict:
@@ -132,17 +112,6 @@ def measure(size: int, mode: str, points_per_line: int, k: int, reps: int) -> di
     }
 
 
-def run_isolated(size: int, mode: str, points_per_line: int, k: int, reps: int) -> dict:
-    """Run :func:`measure` in a fresh interpreter and return its result."""
-    spec = json.dumps([size, mode, points_per_line, k, reps])
-    done = subprocess.run(
-        [sys.executable, __file__, "--worker", spec], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"configuration {spec} failed:\n{done.stderr}")
-    return json.loads(done.stdout.splitlines()[-1])
-
-
 def configurations(sizes: list[int]):
     for size in sizes:
         for points_per_line in (1, POINTS_PER_LINE):
@@ -166,7 +135,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, up to {reps} repetitions")
     print(CONFIG.format("N", "obj", "d", "mode", "pts/line", "k"), HEADER)
     for size, mode, points_per_line, k in configurations(sizes):
-        r = run_isolated(size, mode, points_per_line, k, reps)
+        r = run_isolated(__file__, [size, mode, points_per_line, k, reps])
         config = CONFIG.format(size, r["obj_size"], SAMPLE_DIAMETER, mode, points_per_line, k)
         if "skipped" in r:
             print(config, f"skipped: warm-up step took {r['skipped']:.1f} s > {SKIP_S:.0f} s")
