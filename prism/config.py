@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 LOSS_TYPES = ("l1", "l2", "ssim")
 OLD_MODES = ("union", "replay")
 INIT_TARGETS = ("measurement", "support")
 DECODER_KINDS = ("upsample", "transposed")
+SCHEDULERS = ("plateau", "cosine_warm_restarts")
 
 
 def check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -144,6 +145,172 @@ class EPIEConfig:
         check_positive("epochs", self.epochs, integer=True)
         if not 0 < self.alpha < 2:
             raise ValueError(f"`alpha` must be in (0, 2), got {self.alpha!r}")
+
+
+@dataclass(frozen=True)
+class PhysicsConfig:
+    """The instrument and the sampling pattern's geometry.
+
+    Attributes
+    ----------
+    image_size : int
+        Grid size ``N`` (object and pupil planes).
+    obj_size : int or None
+        Object width in pixels; None derives it from the physical set-up.
+    sample_diameter : float or None
+        Aperture diameter in k-space pixels; None derives it from the physical set-up.
+    wavelength, distance, obj_diameter, dxf : float or None
+        Physical set-up in metres (all four or none), see
+        :func:`prism.core.simulation.derive_geometry`.
+    r_max : float or None
+        Radius of the pattern in k-space pixels; None is ``image_size / 2``.
+    line_length : float
+        Length of line samples in k-space pixels; 0 gives point samples.
+    line_angle : float or None
+        Angle of every line in radians; None draws a seeded random angle per line.
+    samples_per_line_meas : int
+        Points per line measurement (ignored for points).
+    """
+
+    image_size: int = 256
+    obj_size: int | None = 64
+    sample_diameter: float | None = 16.0
+    wavelength: float | None = None
+    distance: float | None = None
+    obj_diameter: float | None = None
+    dxf: float | None = None
+    r_max: float | None = None
+    line_length: float = 0.0
+    line_angle: float | None = None
+    samples_per_line_meas: int = 1
+
+    def __post_init__(self) -> None:
+        check_positive("image_size", self.image_size, integer=True)
+        check_positive("samples_per_line_meas", self.samples_per_line_meas, integer=True)
+        if self.line_length < 0:
+            raise ValueError(f"`line_length` must be >= 0 k-pixels, got {self.line_length!r}")
+        if self.r_max is not None:
+            check_positive("r_max", self.r_max)
+
+    @property
+    def pattern_radius(self) -> float:
+        """``r_max``, or half the grid when not given."""
+        return self.r_max if self.r_max is not None else self.image_size / 2
+
+    @property
+    def points_per_sample(self) -> int:
+        """Measurement points per sample: 1 for points, ``samples_per_line_meas`` for lines."""
+        return self.samples_per_line_meas if self.line_length > 0 else 1
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    """Noise on the intensities; both None is noiseless.
+
+    Attributes
+    ----------
+    photons : float or None
+        Poisson photon budget per measurement.
+    snr_db : float or None
+        Additive Gaussian noise at this SNR in dB on the mean intensity.
+    """
+
+    photons: float | None = None
+    snr_db: float | None = None
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """Adam and its learning-rate scheduler for PRISM.
+
+    Attributes
+    ----------
+    lr : float
+        Adam learning rate.
+    scheduler : str or None
+        'plateau', 'cosine_warm_restarts' or None (constant learning rate).
+    scheduler_options : dict
+        Keyword arguments of the scheduler (e.g. ``{"patience": 2}``).
+    """
+
+    lr: float = 0.01
+    scheduler: str | None = None
+    scheduler_options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_positive("lr", self.lr)
+        if self.scheduler is not None:
+            check_choice("scheduler", self.scheduler, SCHEDULERS)
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """How failed samples are retried (with ``retry_lr_factor`` from TrainingConfig).
+
+    Attributes
+    ----------
+    loss_type : str
+        Loss fitted while retrying: 'l1', 'l2' or 'ssim'.
+    """
+
+    loss_type: str = "l1"
+
+    def __post_init__(self) -> None:
+        check_choice("loss_type", self.loss_type, LOSS_TYPES)
+
+
+def from_mapping(cls, mapping: dict | None, section: str):
+    """Build a config dataclass from a mapping; unknown keys are errors.
+
+    Parameters
+    ----------
+    cls : type
+        A config dataclass of this module.
+    mapping : dict or None
+        Settings (None or missing keys take the defaults).
+    section : str
+        Name of the config section, for error messages.
+    """
+    mapping = dict(mapping or {})
+    names = [item.name for item in fields(cls)]
+    unknown = sorted(set(mapping) - set(names))
+    if unknown:
+        raise ValueError(
+            f"unknown key(s) {', '.join(map(repr, unknown))} in `{section}`; "
+            f"allowed: {', '.join(names)}"
+        )
+    return cls(**mapping)
+
+
+@dataclass(frozen=True)
+class PrismConfig:
+    """Everything a PRISM reconstruction needs besides the data and its old-knowledge mode."""
+
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+
+    @classmethod
+    def from_mapping(cls, mapping: dict | None) -> PrismConfig:
+        """Build from the workflow's ``prism`` section (unknown keys are errors)."""
+        mapping = dict(mapping or {})
+        sections = {
+            "decoder": DecoderConfig,
+            "training": TrainingConfig,
+            "optimizer": OptimizerConfig,
+            "retry": RetryConfig,
+        }
+        unknown = sorted(set(mapping) - set(sections))
+        if unknown:
+            raise ValueError(f"unknown key(s) {unknown} in `prism`; allowed: {list(sections)}")
+        return cls(
+            **{k: from_mapping(c, mapping.get(k), f"prism.{k}") for k, c in sections.items()}
+        )
+
+    def as_dict(self) -> dict:
+        """Plain nested dict of every setting."""
+        return asdict(self)
 
 
 def training_config(args: TrainingConfig | argparse.Namespace) -> TrainingConfig:

@@ -125,6 +125,11 @@ def save_measurements(data: MeasurementSet, path: str | os.PathLike) -> Path:
     }
     if data.ground_truth is not None:
         arrays["ground_truth"] = data.ground_truth.numpy().astype(np.float32)
+    return save_arrays(arrays, path)
+
+
+def save_arrays(arrays: dict, path: str | os.PathLike) -> Path:
+    """Write named numpy arrays as a compressed ``.npz``, atomically and reproducibly."""
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:
@@ -133,25 +138,31 @@ def save_measurements(data: MeasurementSet, path: str | os.PathLike) -> Path:
     return atomic_write(path, write)
 
 
+def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read every array of an ``.npz`` written by :func:`save_arrays` (no pickle)."""
+    with np.load(path, allow_pickle=False) as arrays:
+        return {name: arrays[name] for name in arrays.files}
+
+
 def load_measurements(path: str | os.PathLike) -> MeasurementSet:
     """Read a measurement set written by :func:`save_measurements` (no pickle)."""
-    with np.load(path, allow_pickle=False) as arrays:
-        found = str(arrays["format"]) if "format" in arrays else "none"
-        if found != MEASUREMENT_FORMAT:
-            raise ValueError(f"{path} is format {found!r}, expected {MEASUREMENT_FORMAT!r}")
-        ground_truth = arrays["ground_truth"] if "ground_truth" in arrays else None
-        return MeasurementSet(
-            intensities=torch.from_numpy(arrays["intensities"]),
-            centers=torch.from_numpy(arrays["centers"]),
-            image_size=int(arrays["image_size"]),
-            obj_size=int(arrays["obj_size"]),
-            sample_diameter=float(arrays["sample_diameter"]),
-            samples_per_line_meas=int(arrays["samples_per_line_meas"]),
-            photons=_optional(arrays["photons"]),
-            snr_db=_optional(arrays["snr_db"]),
-            seed=int(arrays["seed"]),
-            ground_truth=None if ground_truth is None else torch.from_numpy(ground_truth),
-        )
+    arrays = load_arrays(path)
+    found = str(arrays.get("format", "none"))
+    if found != MEASUREMENT_FORMAT:
+        raise ValueError(f"{path} is format {found!r}, expected {MEASUREMENT_FORMAT!r}")
+    ground_truth = arrays.get("ground_truth")
+    return MeasurementSet(
+        intensities=torch.from_numpy(arrays["intensities"]),
+        centers=torch.from_numpy(arrays["centers"]),
+        image_size=int(arrays["image_size"]),
+        obj_size=int(arrays["obj_size"]),
+        sample_diameter=float(arrays["sample_diameter"]),
+        samples_per_line_meas=int(arrays["samples_per_line_meas"]),
+        photons=_optional(arrays["photons"]),
+        snr_db=_optional(arrays["snr_db"]),
+        seed=int(arrays["seed"]),
+        ground_truth=None if ground_truth is None else torch.from_numpy(ground_truth),
+    )
 
 
 def _optional(value: np.ndarray) -> float | None:

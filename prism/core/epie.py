@@ -77,7 +77,7 @@ def run_epie(
         Ground truth ``[N, N]`` for per-epoch metrics.
     writer : object, optional
         Anything with ``add_scalar(tag, value, step)`` and ``add_image(tag, chw, step)``;
-        step is the epoch.
+        step is the epoch; the reconstruction image is logged after the last epoch.
 
     Returns
     -------
@@ -105,7 +105,8 @@ def run_epie(
         if image_gt is not None:
             record |= evaluate(estimate, image_gt, obj_size=obj_size).as_dict()
         history.append(record)
-        _log(writer, record, crop_object(estimate.abs(), obj_size))
+        last = epoch == config.epochs - 1
+        _log(writer, record, crop_object(estimate.abs(), obj_size) if last else None)
     return EPIEResult(reconstruction=estimate, history=history)
 
 
@@ -140,10 +141,11 @@ def _constrain(x: torch.Tensor, support: torch.Tensor, config: EPIEConfig) -> to
     return x
 
 
-def _log(writer, record: dict, image: torch.Tensor) -> None:
+def _log(writer, record: dict, image: torch.Tensor | None) -> None:
     if writer is None:
         return
     for tag, value in record.items():
         if tag != "epoch":
             writer.add_scalar(tag, value, record["epoch"])
-    writer.add_image("reconstruction", image.clamp(0, 1)[None], record["epoch"])
+    if image is not None:
+        writer.add_image("reconstruction", image.clamp(0, 1)[None], record["epoch"])

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from prism.config import TrainingConfig, training_config
+from prism.config import SCHEDULERS, TrainingConfig, check_choice, training_config
 from prism.core.aggregator import TelescopeAggregator
 from prism.core.optics import amplitude
 from prism.core.sampling import line_points
@@ -21,7 +21,6 @@ from prism.io import load_checkpoint, save_checkpoint
 from prism.metrics import crop_object, evaluate
 from prism.models.losses import LossAggregator, LossTerms
 
-SCHEDULERS = ("plateau", "cosine_warm_restarts")
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
@@ -36,14 +35,10 @@ def create_scheduler(optimizer: torch.optim.Optimizer, scheduler_type: str, **kw
         'plateau' (ReduceLROnPlateau, stepped with the epoch's mean loss) or
         'cosine_warm_restarts' (CosineAnnealingWarmRestarts, stepped once per epoch).
     """
+    check_choice("scheduler_type", scheduler_type, SCHEDULERS)
     if scheduler_type == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, **kwargs)
-    if scheduler_type == "cosine_warm_restarts":
-        return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, **kwargs)
-    raise ValueError(
-        f"`scheduler_type` must be one of {', '.join(map(repr, SCHEDULERS))}, "
-        f"got {scheduler_type!r}"
-    )
+    return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, **kwargs)
 
 
 @dataclass
@@ -265,9 +260,14 @@ class PRISMTrainer:
         self.history = list(state["history"])
         torch.set_rng_state(state["rng_state"])
 
-    def resume(self, path: str | os.PathLike) -> None:
-        """Load a checkpoint file written by this trainer (``weights_only=True``)."""
-        self.load_state_dict(load_checkpoint(path))
+    def resume(self, path: str | os.PathLike) -> dict:
+        """Load a checkpoint file written by this trainer (``weights_only=True``).
+
+        Returns the loaded state, with any extra entries its writer stored.
+        """
+        state = load_checkpoint(path)
+        self.load_state_dict(state)
+        return state
 
     # ----------------------------------------------------------------- internals
     def _estimate(self) -> torch.Tensor:

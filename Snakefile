@@ -1,0 +1,30 @@
+# PRISM study workflow: prepare -> simulate -> PRISM init/train/retry and ePIE -> evaluate -> summarize.
+# Run `snakemake --cores N`; change the study in config/config.yaml (or --configfile).
+import os
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/tracking.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/prism.smk"
+include: "workflow/rules/baselines.smk"
+include: "workflow/rules/evaluate.smk"
+
+
+rule all:
+    input:
+        "results/summary.csv",
+        "results/scores.png",

@@ -1,0 +1,194 @@
+"""Command line: ``python -m prism <stage> ...``, one entry point per workflow rule.
+
+Every stage runs without Snakemake too. With ``--track RECORD`` (the study record written by
+``python -m prism study-start``) the stage logs into its MLflow run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+
+from prism.config import (
+    EPIEConfig,
+    NoiseConfig,
+    PhysicsConfig,
+    PrismConfig,
+    from_mapping,
+)
+from prism.io import file_sha256, load_measurements
+
+JSON_SETTINGS = ("physics", "noise", "prism", "epie")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the rule's threads)")
+    parser.add_argument("--track", type=Path, help="study record: log to MLflow under it")
+    parser.add_argument("--rule", default="manual", help="Snakemake rule name, for the tags")
+    parser.add_argument("--wildcards", type=json.loads, default={}, help="JSON identity")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m prism", description=__doc__.split("\n")[0])
+    stages = parser.add_subparsers(dest="stage", required=True)
+
+    def stage(name: str, help_text: str, *options: str) -> argparse.ArgumentParser:
+        sub = stages.add_parser(name, help=help_text)
+        for option in options:
+            json_setting = option.lstrip("-") in JSON_SETTINGS
+            sub.add_argument(option, required=True, type=json.loads if json_setting else str)
+        _add_common(sub)
+        return sub
+
+    stage("prepare", "image -> prepared object", "--source", "--out", "--physics")
+    simulate = stage("simulate", "prepared object -> measurements", "--prepared", "--out")
+    for option in ("--physics", "--noise"):
+        simulate.add_argument(option, required=True, type=json.loads)
+    simulate.add_argument("--pattern", required=True)
+    simulate.add_argument("--n-samples", type=int, required=True)
+    simulate.add_argument("--seed", type=int, required=True)
+    for name in ("prism-init", "prism-train", "prism-retry"):
+        sub = stage(name, f"PRISM {name[6:]}", "--measurements", "--out", "--prism")
+        sub.add_argument("--old-mode", required=True, choices=("union", "replay"))
+        sub.add_argument("--checkpoint", help="input checkpoint (train, retry)")
+        sub.add_argument("--progress-dir", help="per-sample checkpoints (train)")
+    stage("epie", "ePIE baseline", "--measurements", "--out", "--epie")
+    framing = stage("framing", "framing reference", "--measurements", "--out")
+    framing.add_argument("--kind", required=True, choices=("single_aperture", "synthetic_aperture"))
+    stage(
+        "evaluate",
+        "metrics JSON and PNG",
+        "--measurements",
+        "--reconstruction",
+        "--out-json",
+        "--out-png",
+    )
+    summarize = stage("summarize", "results table and figure", "--out-csv", "--out-png")
+    summarize.add_argument("--metrics", nargs="+", required=True)
+    study = stage("study-start", "create the MLflow study run", "--record", "--experiment")
+    study.add_argument("--uri", help="tracking URI (default: env, then mlflow.db here)")
+    study.add_argument("--config", type=json.loads, default={})
+    finish = stage("study-finish", "close the MLflow study run", "--record")
+    finish.add_argument("--status", required=True, choices=("FINISHED", "FAILED"))
+    return parser
+
+
+def _run_stage(args: argparse.Namespace, writer) -> None:
+    from prism.stages import data, evaluate, reconstruct
+
+    if args.stage == "prepare":
+        derived = data.prepare(
+            args.source, args.out, from_mapping(PhysicsConfig, args.physics, "physics")
+        )
+        if writer is not None:
+            writer.log_metrics({f"derived.{k}": v for k, v in derived.items()})
+        return
+    if args.stage == "simulate":
+        data.simulate(
+            args.prepared,
+            args.out,
+            physics=from_mapping(PhysicsConfig, args.physics, "physics"),
+            noise=from_mapping(NoiseConfig, args.noise, "noise"),
+            pattern=args.pattern,
+            n_samples=args.n_samples,
+            seed=args.seed,
+        )
+        return
+    if args.stage == "summarize":
+        table = evaluate.summarize(args.metrics, args.out_csv)
+        from prism.plotting import plot_scores
+
+        plot_scores(table, args.out_png)
+        return
+    measurements = load_measurements(args.measurements)
+    if args.stage.startswith("prism-"):
+        _run_prism(args, measurements, writer)
+    elif args.stage == "epie":
+        reconstruct.epie(
+            measurements, args.out, from_mapping(EPIEConfig, args.epie, "epie"), writer
+        )
+    elif args.stage == "framing":
+        reconstruct.framing(measurements, args.out, args.kind)
+    elif args.stage == "evaluate":
+        record = evaluate.score(
+            args.measurements, args.reconstruction, args.out_json, args.out_png, key=args.wildcards
+        )
+        if writer is not None:
+            writer.log_metrics({k: v for k, v in record.items() if k in evaluate.SCORES})
+            writer.log_artifact(args.out_png)
+
+
+def _run_prism(args: argparse.Namespace, measurements, writer) -> None:
+    from prism.stages import reconstruct
+
+    config = PrismConfig.from_mapping(args.prism)
+    log_dir = args.progress_dir if args.stage == "prism-train" else None
+    trainer = reconstruct.build_trainer(
+        measurements,
+        config,
+        old_mode=args.old_mode,
+        log_dir=log_dir,
+        writer=_scoped(writer, "sample"),
+    )
+    if args.stage == "prism-init":
+        reconstruct.prism_initialize(measurements, args.out, trainer)
+    elif args.stage == "prism-train":
+        reconstruct.prism_train(measurements, args.checkpoint, args.out, trainer)
+    else:
+        reconstruct.prism_retry(measurements, args.checkpoint, args.out, trainer, config)
+    if writer is not None and args.stage != "prism-init":
+        writer.log_artifact(args.out, "checkpoints" if args.stage == "prism-train" else None)
+
+
+def _scoped(writer, prefix: str):
+    return writer.scoped(prefix) if writer is not None else None
+
+
+def _study(args: argparse.Namespace) -> None:
+    from prism import tracking
+
+    if args.stage == "study-start":
+        uri = tracking.tracking_uri(args.uri, Path.cwd())
+        run_id = tracking.start_study(
+            args.record, uri=uri, experiment=args.experiment, config=args.config
+        )
+        print(f"MLflow study run {run_id} at {uri}", file=sys.stderr)
+    else:
+        tracking.finish_study(args.record, args.status)
+
+
+def _terminate(signum, frame) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run one stage."""
+    args = _parser().parse_args(argv)
+    torch.set_num_threads(max(1, args.threads))
+    signal.signal(signal.SIGTERM, _terminate)
+    if args.stage.startswith("study-"):
+        _study(args)
+        return
+    context = nullcontext(None)
+    if args.track is not None:
+        from prism import tracking
+
+        params = {name: getattr(args, name) for name in JSON_SETTINGS if hasattr(args, name)}
+        if hasattr(args, "old_mode"):
+            params["old_mode"] = args.old_mode
+        measurements = getattr(args, "measurements", None)
+        context = tracking.tracked_run(
+            args.track,
+            wildcards=args.wildcards,
+            rule=args.rule,
+            params=params,
+            data_hash=file_sha256(measurements) if measurements else None,
+        )
+    with context as writer:
+        _run_stage(args, writer)

@@ -1,0 +1,163 @@
+"""Reconstruction stages: PRISM (initialize, train, retry), ePIE and the framing references.
+
+Every stage reads the one saved measurement set, so all algorithms see identical arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from prism.config import EPIEConfig, PrismConfig
+from prism.core.aggregator import TelescopeAggregator
+from prism.core.epie import run_epie
+from prism.core.framing import single_aperture_image, synthetic_aperture_image
+from prism.core.optics import Telescope
+from prism.core.sampling import line_points
+from prism.core.trainers import CHECKPOINT_NAME, PRISMTrainer, create_scheduler
+from prism.io import MeasurementSet, load_arrays, load_checkpoint, save_arrays, save_checkpoint
+from prism.models.decoder import ProgressiveDecoder
+from prism.models.losses import LossAggregator
+
+FRAMINGS = ("single_aperture", "synthetic_aperture")
+
+
+def save_reconstruction(
+    path: str | os.PathLike,
+    reconstruction: torch.Tensor,
+    *,
+    wall_time_s: float,
+    failed_samples: int = 0,
+) -> Path:
+    """Write a reconstruction ``[N, N]`` with its wall time and failed-sample count."""
+    image = reconstruction.detach().reshape(reconstruction.shape[-2:]).cpu().numpy()
+    return save_arrays(
+        {
+            "reconstruction": image,
+            "wall_time_s": np.array(wall_time_s),
+            "failed_samples": np.array(failed_samples),
+        },
+        path,
+    )
+
+
+def load_reconstruction(path: str | os.PathLike) -> dict:
+    """Read a file written by :func:`save_reconstruction` (tensor plus plain numbers)."""
+    arrays = load_arrays(path)
+    return {
+        "reconstruction": torch.from_numpy(arrays["reconstruction"]),
+        "wall_time_s": float(arrays["wall_time_s"]),
+        "failed_samples": int(arrays["failed_samples"]),
+    }
+
+
+def build_trainer(
+    data: MeasurementSet,
+    config: PrismConfig,
+    *,
+    old_mode: str,
+    log_dir: str | os.PathLike | None = None,
+    writer=None,
+) -> PRISMTrainer:
+    """A fresh PRISMTrainer for a measurement set (seeded, nothing trained yet)."""
+    telescope = Telescope(data.image_size, sample_diameter=data.sample_diameter)
+    model = ProgressiveDecoder(data.image_size, data.obj_size, config.decoder)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
+    scheduler = None
+    if config.optimizer.scheduler is not None:
+        options = config.optimizer.scheduler_options
+        scheduler = create_scheduler(optimizer, config.optimizer.scheduler, **options)
+    training = dataclasses.replace(config.training, old_mode=old_mode)
+    aggregator = TelescopeAggregator(telescope, mode=old_mode)
+    return PRISMTrainer(
+        model, optimizer, scheduler, aggregator, training, "cpu", log_dir=log_dir, writer=writer
+    )
+
+
+def prism_initialize(data: MeasurementSet, out_checkpoint, trainer: PRISMTrainer) -> None:
+    """Fit the decoder to its initial target and save the trainer's state."""
+    began = time.perf_counter()
+    trainer.run_initialization(data.intensities[0], data.centers[0], data.ground_truth)
+    elapsed = time.perf_counter() - began
+    save_checkpoint(trainer.state_dict() | {"init_time_s": elapsed}, out_checkpoint)
+
+
+def prism_train(
+    data: MeasurementSet, init_checkpoint, out_checkpoint, trainer: PRISMTrainer
+) -> dict:
+    """Progressive training, resuming from the per-sample checkpoint when one exists.
+
+    The trainer must have been built with ``log_dir``; a checkpoint left there by an
+    interrupted attempt is resumed instead of starting again from sample 0.
+    """
+    init_time = load_checkpoint(init_checkpoint)["init_time_s"]
+    progress = trainer.log_dir / CHECKPOINT_NAME
+    trainer.resume(progress if progress.exists() else init_checkpoint)
+    result = trainer.run_progressive_training(
+        data.centers, data.intensities, data.ground_truth, data.samples_per_line_meas
+    )
+    train_time = sum(record["time_per_sample"] for record in trainer.history)
+    save_checkpoint(trainer.state_dict() | {"wall_time_s": init_time + train_time}, out_checkpoint)
+    return result
+
+
+def prism_retry(
+    data: MeasurementSet,
+    train_checkpoint,
+    out_reconstruction,
+    trainer: PRISMTrainer,
+    config: PrismConfig,
+) -> int:
+    """Retry the failed samples and write the final reconstruction."""
+    state = trainer.resume(train_checkpoint)
+    began = time.perf_counter()
+    recovered = trainer.retry_failed_samples(
+        data.centers,
+        data.intensities,
+        data.ground_truth,
+        data.samples_per_line_meas,
+        LossAggregator(config.retry.loss_type),
+    )
+    wall_time = state["wall_time_s"] + time.perf_counter() - began
+    save_reconstruction(
+        out_reconstruction,
+        trainer.reconstruction,
+        wall_time_s=wall_time,
+        failed_samples=len(trainer.failed),
+    )
+    return recovered
+
+
+def epie(data: MeasurementSet, out_reconstruction, config: EPIEConfig, writer=None) -> None:
+    """Run ePIE on the measurement set and write its reconstruction."""
+    telescope = Telescope(data.image_size, sample_diameter=data.sample_diameter)
+    began = time.perf_counter()
+    result = run_epie(
+        data.intensities,
+        data.centers,
+        telescope=telescope,
+        samples_per_line_meas=data.samples_per_line_meas,
+        obj_size=data.obj_size,
+        config=config,
+        image_gt=data.ground_truth,
+        writer=writer,
+    )
+    wall_time = time.perf_counter() - began
+    save_reconstruction(out_reconstruction, result.reconstruction, wall_time_s=wall_time)
+
+
+def framing(data: MeasurementSet, out_reconstruction, kind: str) -> None:
+    """Write a framing reference: the single-aperture or the synthetic-aperture image."""
+    telescope = Telescope(data.image_size, sample_diameter=data.sample_diameter)
+    began = time.perf_counter()
+    if kind == "single_aperture":
+        image = single_aperture_image(data.ground_truth, telescope)
+    else:
+        points = line_points(data.centers, data.samples_per_line_meas)
+        image = synthetic_aperture_image(data.ground_truth, telescope, points)
+    save_reconstruction(out_reconstruction, image, wall_time_s=time.perf_counter() - began)

@@ -1,0 +1,177 @@
+"""MLflow at the edge: the study's parent run, one run per reconstruction, a writer.
+
+The only module that imports MLflow. A study (one workflow invocation) is a parent run,
+created once before any parallel job; its record file tells every job where to attach. Each
+reconstruction (object x pattern x n_samples x noise x seed x algorithm) is one child run that
+every stage of that reconstruction logs into, so the run table compares the study by params;
+the shared data stages (prepare, simulate) get child runs of their own, tagged
+``prism.kind = data``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+
+from prism.io import atomic_write
+
+KEY_FIELDS = ("object", "pattern", "n_samples", "noise", "seed", "algorithm")
+
+
+def tracking_uri(configured: str | None, root: str | os.PathLike) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else the configured URI, else ``root/mlflow.db``."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or configured
+    return uri or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+
+
+def config_hash(config: dict) -> str:
+    """SHA-256 of the canonical JSON of a config."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
+
+
+def git_state(root: str | os.PathLike = ".") -> dict[str, str]:
+    """The git commit and whether the work tree is dirty ('unknown' outside a checkout)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise OSError(done.stderr)
+        return done.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = "true" if git("status", "--porcelain", "--untracked-files=no") else "false"
+    except OSError:
+        return {"git.commit": "unknown", "git.dirty": "unknown"}
+    return {"git.commit": commit, "git.dirty": dirty}
+
+
+def start_study(record_path: str | os.PathLike, *, uri: str, experiment: str, config: dict) -> str:
+    """Create the experiment and the study's parent run; write the record jobs attach with.
+
+    Raises
+    ------
+    RuntimeError
+        When the tracking server cannot be reached, before any job runs.
+    """
+    client = MlflowClient(uri)
+    try:
+        found = client.get_experiment_by_name(experiment)
+        experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    except Exception as error:  # MLflow raises many types for a bad URI or a dead server
+        raise RuntimeError(f"MLflow tracking at {uri!r} is not usable: {error}") from error
+    tags = git_state() | {"prism.kind": "study", "prism.config_hash": config_hash(config)}
+    run = client.create_run(experiment_id, tags=tags, run_name="study")
+    record = {"uri": uri, "experiment_id": experiment_id, "parent_run_id": run.info.run_id}
+    atomic_write(record_path, lambda tmp: tmp.write_text(json.dumps(record)))
+    return run.info.run_id
+
+
+def finish_study(record_path: str | os.PathLike, status: str) -> None:
+    """Close the study's parent run as FINISHED or FAILED."""
+    record = json.loads(Path(record_path).read_text())
+    MlflowClient(record["uri"]).set_terminated(record["parent_run_id"], status)
+
+
+class MLflowWriter:
+    """TensorBoard-style writer (``add_scalar``/``add_image``) that logs to one MLflow run."""
+
+    def __init__(self, client: MlflowClient, run_id: str, prefix: str = "") -> None:
+        self.client = client
+        self.run_id = run_id
+        self.prefix = prefix
+
+    def scoped(self, prefix: str) -> MLflowWriter:
+        """The same run, with every tag logged as ``prefix/tag`` (e.g. per-sample curves)."""
+        return MLflowWriter(self.client, self.run_id, f"{prefix}/")
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        """Log a metric at a step."""
+        self.client.log_metric(self.run_id, self.prefix + tag, float(value), step=int(step))
+
+    def add_image(self, tag: str, image, step: int) -> None:
+        """Log a ``[C, H, W]`` image in ``[0, 1]`` at a step."""
+        array = np.moveaxis(np.asarray(image, dtype=np.float32), 0, -1).squeeze(-1)
+        self.client.log_image(self.run_id, array, key=self.prefix + tag, step=int(step))
+
+    def log_metrics(self, metrics: dict[str, float]) -> None:
+        """Log final metrics in one batch."""
+        now = int(time.time() * 1000)
+        batch = [Metric(self.prefix + k, float(v), now, 0) for k, v in metrics.items()]
+        self.client.log_batch(self.run_id, metrics=batch)
+
+    def log_artifact(self, path: str | os.PathLike, folder: str | None = None) -> None:
+        """Copy a file into the run's artifacts."""
+        self.client.log_artifact(self.run_id, str(path), artifact_path=folder)
+
+
+@contextmanager
+def tracked_run(
+    record_path: str | os.PathLike,
+    *,
+    wildcards: dict,
+    rule: str,
+    params: dict,
+    data_hash: str | None = None,
+) -> Iterator[MLflowWriter]:
+    """Attach to (or create) the run of one reconstruction or data item, under the study.
+
+    The run is RUNNING while the stage works and ends FINISHED, or FAILED when the stage
+    raises (SIGTERM included, see :mod:`prism.cli`). ``params`` are flattened and logged.
+    """
+    record = json.loads(Path(record_path).read_text())
+    client = MlflowClient(record["uri"])
+    key = "/".join(f"{name}={wildcards[name]}" for name in KEY_FIELDS if name in wildcards)
+    run_id = _find_or_create(
+        client, record, key, "reconstruction" if "algorithm" in wildcards else "data"
+    )
+    client.update_run(run_id, status="RUNNING")
+    tags = git_state() | {
+        "prism.config_hash": config_hash(params),
+        "snakemake.rule": rule,
+        "snakemake.wildcards": json.dumps(wildcards, sort_keys=True),
+    }
+    if data_hash is not None:
+        tags["prism.data_hash"] = data_hash
+    flat = _flatten(params | {"study": wildcards})
+    client.log_batch(
+        run_id,
+        params=[Param(k, str(v)) for k, v in flat.items()],
+        tags=[RunTag(k, v) for k, v in tags.items()],
+    )
+    try:
+        yield MLflowWriter(client, run_id)
+    except BaseException:
+        client.set_terminated(run_id, "FAILED")
+        raise
+    client.set_terminated(run_id, "FINISHED")
+
+
+def _find_or_create(client: MlflowClient, record: dict, key: str, kind: str) -> str:
+    parent = record["parent_run_id"]
+    query = f"tags.`prism.key` = '{key}' and tags.`mlflow.parentRunId` = '{parent}'"
+    found = client.search_runs([record["experiment_id"]], filter_string=query, max_results=1)
+    if found:
+        return found[0].info.run_id
+    tags = {"prism.key": key, "prism.kind": kind, "mlflow.parentRunId": parent}
+    return client.create_run(record["experiment_id"], tags=tags, run_name=key).info.run_id
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for name, value in tree.items():
+        if isinstance(value, dict) and value:
+            flat |= _flatten(value, f"{prefix}{name}.")
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat

@@ -1,0 +1,34 @@
+# Prepare each object once, then simulate each measurement set once; every algorithm reads it.
+
+
+rule prepare:
+    input:
+        image_source,
+    output:
+        "data/prepared/{object}.npz",
+    params:
+        source=source_argument,
+        physics=as_json(config["physics"]),
+        identity=identity,
+    log:
+        "logs/prepare/{object}.log",
+    threads: 1
+    shell:
+        f"python -m prism prepare --source {{params.source}} --out {{output}} --physics {{params.physics:q}} {TRACK} > {{log}} 2>&1"
+
+
+rule simulate:
+    input:
+        prepared="data/prepared/{object}.npz",
+    output:
+        MEASUREMENTS,
+    params:
+        physics=as_json(config["physics"]),
+        noise=lambda w: as_json(config["noise_models"][w.noise]),
+        identity=identity,
+    log:
+        f"logs/simulate/{{object}}/{DATA_KEY}.log",
+    threads: 1
+    shell:
+        f"python -m prism simulate --prepared {{input.prepared}} --out {{output}} --physics {{params.physics:q}} --noise {{params.noise:q}}"
+        f" --pattern {{wildcards.pattern}} --n-samples {{wildcards.n_samples}} --seed {{wildcards.seed}} {TRACK} > {{log}} 2>&1"
