@@ -1,0 +1,122 @@
+"""The real Snakemake workflow on the tiny config: outputs, MLflow runs, reruns, failures."""
+
+import json
+from itertools import pairwise
+
+import pandas as pd
+import yaml
+from mlflow import MlflowClient
+
+from prism.io import file_sha256
+
+ALGORITHMS = ["epie", "prism-replay", "single_aperture", "synthetic_aperture"]
+
+
+def client_and_runs(workdir, experiment="prism-tiny"):
+    client = MlflowClient(f"sqlite:///{workdir / 'mlflow.db'}")
+    experiment_id = client.get_experiment_by_name(experiment).experiment_id
+    return client, client.search_runs([experiment_id], max_results=500)
+
+
+def tiny_config(workdir):
+    return yaml.safe_load((workdir / "config/tiny.yaml").read_text())
+
+
+def test_outputs_exist_and_the_table_covers_the_study(tiny_study):
+    table = pd.read_csv(tiny_study / "results/summary.csv")
+    n_samples = tiny_config(tiny_study)["n_samples"]
+    assert sorted(table["algorithm"].unique()) == ALGORITHMS
+    assert sorted(table["n_samples"].unique()) == n_samples
+    assert len(table) == len(ALGORITHMS) * len(n_samples)
+    assert table["ssim_mean"].between(0, 1).all()
+    assert (tiny_study / "results/scores.png").stat().st_size > 1000
+    for algorithm in ALGORITHMS:
+        run_dir = tiny_study / f"results/moon/fermat-n3-noiseless-s0/{algorithm}"
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert metrics["algorithm"] == algorithm and metrics["n_samples"] == 3
+        assert {"ssim", "psnr", "nrmse", "failed_samples", "wall_time_s"} <= set(metrics)
+        assert (run_dir / "reconstruction.png").exists()
+
+
+def test_one_finished_run_per_reconstruction_under_the_study(tiny_study):
+    _, runs = client_and_runs(tiny_study)
+    studies = [r for r in runs if r.data.tags.get("prism.kind") == "study"]
+    assert len(studies) == 1 and studies[0].info.status == "FINISHED"
+    parent = studies[0].info.run_id
+    reconstructions = [r for r in runs if r.data.tags.get("prism.kind") == "reconstruction"]
+    assert len(reconstructions) == len(ALGORITHMS) * len(tiny_config(tiny_study)["n_samples"])
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert {r.data.tags["mlflow.parentRunId"] for r in reconstructions} == {parent}
+    for run in reconstructions:
+        assert {"ssim", "psnr", "nrmse", "failed_samples", "wall_time_s"} <= set(run.data.metrics)
+        tags = run.data.tags
+        assert len(tags["git.commit"]) == 40 and tags["git.dirty"] == "false"
+        assert len(tags["prism.config_hash"]) == 64 and len(tags["prism.data_hash"]) == 64
+        assert tags["snakemake.rule"] == "evaluate"
+        assert json.loads(tags["snakemake.wildcards"])["algorithm"] in ALGORITHMS
+        assert run.data.params["study.object"] == "moon"
+
+
+def test_prism_run_has_per_sample_curves_params_and_checkpoints(tiny_study):
+    client, runs = client_and_runs(tiny_study)
+    (run,) = [
+        r
+        for r in runs
+        if r.info.run_name.endswith("n_samples=5/noise=noiseless/seed=0/algorithm=prism-replay")
+    ]
+    history = client.get_metric_history(run.info.run_id, "sample/ssim")
+    assert sorted(metric.step for metric in history) == [0, 1, 2, 3, 4]
+    assert run.data.params["prism.training.n_epochs"] == "5"
+    assert run.data.params["old_mode"] == "replay"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"checkpoints", "reconstruction.npz", "reconstruction.png", "images"} <= artifacts
+    assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")] == [
+        "checkpoints/train.pt"
+    ]
+
+
+def test_every_algorithm_read_the_same_measurement_file(tiny_study):
+    _, runs = client_and_runs(tiny_study)
+    path = tiny_study / "data/measurements/moon/fermat-n5-noiseless-s0.npz"
+    hashes = {
+        r.data.tags["prism.data_hash"]
+        for r in runs
+        if r.data.tags.get("prism.key", "").startswith("object=moon/pattern=fermat/n_samples=5/")
+        and r.data.tags.get("prism.kind") == "reconstruction"
+    }
+    assert hashes == {file_sha256(path)}
+
+
+def test_jobs_ran_in_parallel_without_tracking_errors(tiny_study):
+    _, runs = client_and_runs(tiny_study)
+    spans = sorted(
+        (r.info.start_time, r.info.end_time)
+        for r in runs
+        if r.data.tags.get("prism.kind") != "study"
+    )
+    overlapping = any(later[0] < earlier[1] for earlier, later in pairwise(spans))
+    assert overlapping, "no two jobs overlapped"
+    for log in (tiny_study / "logs").rglob("*.log"):
+        text = log.read_text()
+        assert "Traceback" not in text and "MlflowException" not in text, log
+
+
+def test_a_second_invocation_has_nothing_to_do(tiny_study, workflow_tools):
+    _, snakemake = workflow_tools
+    done = snakemake(tiny_study, "--cores", "2", "--dry-run")
+    assert done.returncode == 0
+    assert "Nothing to be done" in done.stdout + done.stderr
+
+
+def test_a_failing_job_leaves_its_run_and_the_study_failed(tmp_path, workflow_tools):
+    copy_workflow, snakemake = workflow_tools
+    workdir = copy_workflow(tmp_path)
+    (workdir / "data/raw").mkdir(parents=True)
+    (workdir / "data/raw/broken.png").write_bytes(b"\x89PNG not really")
+    done = snakemake(workdir, "--cores", "1", "--config", "objects=[broken]")
+    assert done.returncode != 0
+    log = (workdir / "logs/prepare/broken.log").read_text()
+    assert "is not a readable image" in log
+    _, runs = client_and_runs(workdir)
+    status = {r.data.tags.get("prism.kind"): r.info.status for r in runs}
+    assert status == {"study": "FAILED", "data": "FAILED"}
