@@ -64,9 +64,14 @@ def build_trainer(
     log_dir: str | os.PathLike | None = None,
     writer=None,
 ) -> PRISMTrainer:
-    """A fresh PRISMTrainer for a measurement set (seeded, nothing trained yet)."""
+    """A fresh PRISMTrainer for a measurement set, nothing trained yet.
+
+    The decoder is seeded with the measurement set's seed, so a study's seeds vary the noise,
+    the random patterns and the initial weights together.
+    """
     telescope = Telescope(data.image_size, sample_diameter=data.sample_diameter)
-    model = ProgressiveDecoder(data.image_size, data.obj_size, config.decoder)
+    decoder = dataclasses.replace(config.decoder, seed=data.seed)
+    model = ProgressiveDecoder(data.image_size, data.obj_size, decoder)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
     scheduler = None
     if config.optimizer.scheduler is not None:
@@ -134,8 +139,9 @@ def prism_retry(
 
 
 def epie(data: MeasurementSet, out_reconstruction, config: EPIEConfig, writer=None) -> None:
-    """Run ePIE on the measurement set and write its reconstruction."""
+    """Run ePIE on the measurement set (random order seeded by its seed); write the result."""
     telescope = Telescope(data.image_size, sample_diameter=data.sample_diameter)
+    config = dataclasses.replace(config, seed=data.seed)
     began = time.perf_counter()
     result = run_epie(
         data.intensities,
