@@ -28,3 +28,4 @@ rule all:
     input:
         "results/summary.csv",
         "results/scores.png",
+        "metrics/study.json",

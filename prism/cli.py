@@ -69,7 +69,14 @@ def _parser() -> argparse.ArgumentParser:
         "--out-json",
         "--out-png",
     )
-    summarize = stage("summarize", "results table and figure", "--out-csv", "--out-png")
+    summarize = stage(
+        "summarize",
+        "results table and figure",
+        "--out-csv",
+        "--out-png",
+        "--out-metrics",
+        "--out-curves",
+    )
     summarize.add_argument("--metrics", nargs="+", required=True)
     study = stage("study-start", "create the MLflow study run", "--record", "--experiment")
     study.add_argument("--uri", help="tracking URI (default: env, then mlflow.db here)")
@@ -102,6 +109,7 @@ def _run_stage(args: argparse.Namespace, writer) -> None:
         return
     if args.stage == "summarize":
         table = evaluate.summarize(args.metrics, args.out_csv)
+        evaluate.write_tracked_scores(args.metrics, args.out_metrics, args.out_curves)
         from prism.plotting import plot_scores
 
         plot_scores(table, args.out_png)

@@ -58,8 +58,7 @@ def write_png(image: torch.Tensor, path: str | os.PathLike) -> Path:
 
 def summarize(metrics_paths: list[str | os.PathLike], out_csv: str | os.PathLike) -> pd.DataFrame:
     """Mean and standard deviation over seeds of every score, one row per configuration."""
-    records = [json.loads(Path(path).read_text()) for path in metrics_paths]
-    frame = pd.DataFrame.from_records(records)
+    frame = read_metrics(metrics_paths)
     group = [key for key in KEYS if key != "seed"]
     table = frame.groupby(group, sort=True)[list(SCORES)].agg(["mean", "std"])
     table.columns = [f"{name}_{stat}" for name, stat in table.columns]
@@ -67,3 +66,23 @@ def summarize(metrics_paths: list[str | os.PathLike], out_csv: str | os.PathLike
     table = table.reset_index()
     atomic_write(out_csv, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
     return table
+
+
+def read_metrics(metrics_paths: list[str | os.PathLike]) -> pd.DataFrame:
+    """Every reconstruction's metrics JSON as one row."""
+    return pd.DataFrame.from_records([json.loads(Path(p).read_text()) for p in metrics_paths])
+
+
+def write_tracked_scores(metrics_paths, out_json, out_curve_csv) -> None:
+    """The study's headline scores for DVC: metrics per algorithm, SSIM/PSNR curves.
+
+    ``out_json`` holds each algorithm's SSIM, PSNR and NRMSE averaged over every
+    reconstruction of the study; ``out_curve_csv`` their means per number of apertures.
+    Wall times are left out so that a rerun of the same study gives identical files.
+    """
+    frame = read_metrics(metrics_paths)
+    quality = ["ssim", "psnr", "nrmse"]
+    overall = frame.groupby("algorithm", sort=True)[quality].mean()
+    write_json({name: row.round(6).to_dict() for name, row in overall.iterrows()}, out_json)
+    curves = frame.groupby(["algorithm", "n_samples"], sort=True)[quality].mean().reset_index()
+    atomic_write(out_curve_csv, lambda tmp: curves.to_csv(tmp, index=False, float_format="%.6g"))

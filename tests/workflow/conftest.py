@@ -6,43 +6,67 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-WORKFLOW_FILES = ("Snakefile", "workflow", "config")
+PROJECT_FILES = (
+    "Snakefile",
+    "workflow",
+    "config",
+    "prism",
+    "dvc.yaml",
+    ".dvc/config",
+    ".dvc/.gitignore",
+    ".dvcignore",
+    "data/raw",
+    "data/.gitignore",
+)
+ENV = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1"}
+ENV.pop("MLFLOW_TRACKING_URI", None)
 
 
 def copy_workflow(destination: Path) -> Path:
-    """A fresh git checkout-like copy of the workflow in ``destination``."""
-    for name in WORKFLOW_FILES:
-        source = REPO / name
+    """A fresh clone-like copy of the project whose default study is config/tiny.yaml."""
+    for name in PROJECT_FILES:
+        source, target = REPO / name, destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, destination / name)
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy(source, destination / name)
+            shutil.copy(source, target)
+    shutil.copy(REPO / "config/tiny.yaml", destination / "config/config.yaml")
     git = ["git", "-c", "user.name=test", "-c", "user.email=test@example.org"]
     subprocess.run(["git", "init", "-q"], cwd=destination, check=True)
     subprocess.run([*git, "add", "."], cwd=destination, check=True)
     subprocess.run([*git, "commit", "-qm", "study"], cwd=destination, check=True)
+    storage = destination.parent / f"{destination.name}-dvc-storage"
+    run(destination, "dvc", "remote", "modify", "--local", "local", "url", str(storage))
     return destination
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    command = ["snakemake", "--configfile", "config/tiny.yaml", *args]
+def run(workdir: Path, *command: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run a command in ``workdir``; fail the test with its output when it fails."""
+    done = subprocess.run(
+        command, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, f"{command}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run Snakemake in ``workdir`` and return the finished process, whatever its outcome."""
+    command = ["snakemake", *args]
     return subprocess.run(
-        command, cwd=workdir, env=env, capture_output=True, text=True, timeout=timeout
+        command, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300
     )
 
 
 @pytest.fixture(scope="session")
 def workflow_tools():
-    """The helpers as a fixture: ``copy_workflow(dir)`` and ``snakemake(dir, *args)``."""
-    return copy_workflow, snakemake
+    """The helpers as a fixture: ``copy_workflow``, ``snakemake`` and ``run``."""
+    return copy_workflow, snakemake, run
 
 
 @pytest.fixture(scope="session")
 def tiny_study(tmp_path_factory):
-    """The tiny study run once by the real Snakemake with two cores."""
+    """The tiny study, run once by `dvc repro` (the real Snakemake on all cores, here two)."""
     workdir = copy_workflow(tmp_path_factory.mktemp("study"))
-    done = snakemake(workdir, "--cores", "2")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run(workdir, "dvc", "repro")
     return workdir

@@ -1,6 +1,7 @@
 """The real Snakemake workflow on the tiny config: outputs, MLflow runs, reruns, failures."""
 
 import json
+import shutil
 from itertools import pairwise
 
 import pandas as pd
@@ -102,16 +103,16 @@ def test_jobs_ran_in_parallel_without_tracking_errors(tiny_study):
 
 
 def test_a_second_invocation_has_nothing_to_do(tiny_study, workflow_tools):
-    _, snakemake = workflow_tools
+    _, snakemake, _ = workflow_tools
     done = snakemake(tiny_study, "--cores", "2", "--dry-run")
     assert done.returncode == 0
     assert "Nothing to be done" in done.stdout + done.stderr
 
 
 def test_a_failing_job_leaves_its_run_and_the_study_failed(tmp_path, workflow_tools):
-    copy_workflow, snakemake = workflow_tools
+    copy_workflow, snakemake, _ = workflow_tools
     workdir = copy_workflow(tmp_path)
-    (workdir / "data/raw").mkdir(parents=True)
+    (workdir / "data/raw").mkdir(parents=True, exist_ok=True)
     (workdir / "data/raw/broken.png").write_bytes(b"\x89PNG not really")
     done = snakemake(workdir, "--cores", "1", "--config", "objects=[broken]")
     assert done.returncode != 0
@@ -120,3 +121,21 @@ def test_a_failing_job_leaves_its_run_and_the_study_failed(tmp_path, workflow_to
     _, runs = client_and_runs(workdir)
     status = {r.data.tags.get("prism.kind"): r.info.status for r in runs}
     assert status == {"study": "FAILED", "data": "FAILED"}
+
+
+def test_dvc_push_and_pull_restore_the_results_byte_identical(tiny_study, workflow_tools):
+    *_, run = workflow_tools
+    tracked = ["results", "data/measurements", "data/prepared"]
+
+    def contents():
+        files = [p for folder in tracked for p in sorted((tiny_study / folder).rglob("*"))]
+        return {p.relative_to(tiny_study): p.read_bytes() for p in files if p.is_file()}
+
+    before = contents()
+    assert any(path.name == "summary.csv" for path in before)
+    run(tiny_study, "dvc", "push")
+    for folder in [*tracked, ".dvc/cache"]:
+        shutil.rmtree(tiny_study / folder)
+    run(tiny_study, "dvc", "pull")
+    assert contents() == before
+    assert json.loads((tiny_study / "metrics/study.json").read_text())["epie"]["ssim"] > 0

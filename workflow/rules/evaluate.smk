@@ -24,8 +24,11 @@ rule summarize:
     output:
         table="results/summary.csv",
         figure="results/scores.png",
+        metrics="metrics/study.json",
+        curves="metrics/scores.csv",
     log:
         "logs/summarize.log",
     threads: 1
     shell:
-        "python -m prism summarize --metrics {input} --out-csv {output.table} --out-png {output.figure} > {log} 2>&1"
+        "python -m prism summarize --metrics {input} --out-csv {output.table} --out-png {output.figure}"
+        " --out-metrics {output.metrics} --out-curves {output.curves} > {log} 2>&1"
