@@ -7,6 +7,7 @@ Every stage runs without Snakemake too. With ``--track RECORD`` (the study recor
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import signal
 import sys
@@ -86,41 +87,45 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_stage(args: argparse.Namespace, writer) -> None:
+def _settings(args: argparse.Namespace) -> dict:
+    """The stage's typed settings from its JSON options (unknown keys are errors)."""
+    builders = {
+        "physics": lambda m: from_mapping(PhysicsConfig, m, "physics"),
+        "noise": lambda m: from_mapping(NoiseConfig, m, "noise"),
+        "prism": PrismConfig.from_mapping,
+        "epie": lambda m: from_mapping(EPIEConfig, m, "epie"),
+    }
+    return {
+        name: build(getattr(args, name)) for name, build in builders.items() if hasattr(args, name)
+    }
+
+
+def _run_stage(args: argparse.Namespace, settings: dict, measurements, writer) -> None:
     from prism.stages import data, evaluate, reconstruct
 
     if args.stage == "prepare":
-        derived = data.prepare(
-            args.source, args.out, from_mapping(PhysicsConfig, args.physics, "physics")
-        )
+        derived = data.prepare(args.source, args.out, settings["physics"])
         if writer is not None:
             writer.log_metrics({f"derived.{k}": v for k, v in derived.items()})
-        return
-    if args.stage == "simulate":
+    elif args.stage == "simulate":
         data.simulate(
             args.prepared,
             args.out,
-            physics=from_mapping(PhysicsConfig, args.physics, "physics"),
-            noise=from_mapping(NoiseConfig, args.noise, "noise"),
+            physics=settings["physics"],
+            noise=settings["noise"],
             pattern=args.pattern,
             n_samples=args.n_samples,
             seed=args.seed,
         )
-        return
-    if args.stage == "summarize":
-        table = evaluate.summarize(args.metrics, args.out_csv)
-        evaluate.write_tracked_scores(args.metrics, args.out_metrics, args.out_curves)
+    elif args.stage == "summarize":
         from prism.plotting import plot_scores
 
-        plot_scores(table, args.out_png)
-        return
-    measurements = load_measurements(args.measurements)
-    if args.stage.startswith("prism-"):
-        _run_prism(args, measurements, writer)
+        plot_scores(evaluate.summarize(args.metrics, args.out_csv), args.out_png)
+        evaluate.write_tracked_scores(args.metrics, args.out_metrics, args.out_curves)
+    elif args.stage.startswith("prism-"):
+        _run_prism(args, settings["prism"], measurements, writer)
     elif args.stage == "epie":
-        reconstruct.epie(
-            measurements, args.out, from_mapping(EPIEConfig, args.epie, "epie"), writer
-        )
+        reconstruct.epie(measurements, args.out, settings["epie"], _scoped(writer, "epoch"))
     elif args.stage == "framing":
         reconstruct.framing(measurements, args.out, args.kind)
     elif args.stage == "evaluate":
@@ -130,12 +135,12 @@ def _run_stage(args: argparse.Namespace, writer) -> None:
         if writer is not None:
             writer.log_metrics({k: v for k, v in record.items() if k in evaluate.SCORES})
             writer.log_artifact(args.out_png)
+            writer.add_image("coverage", evaluate.coverage(measurements)[None].float(), 0)
 
 
-def _run_prism(args: argparse.Namespace, measurements, writer) -> None:
+def _run_prism(args: argparse.Namespace, config: PrismConfig, measurements, writer) -> None:
     from prism.stages import reconstruct
 
-    config = PrismConfig.from_mapping(args.prism)
     log_dir = args.progress_dir if args.stage == "prism-train" else None
     trainer = reconstruct.build_trainer(
         measurements,
@@ -183,20 +188,30 @@ def main(argv: list[str] | None = None) -> None:
     if args.stage.startswith("study-"):
         _study(args)
         return
+    settings = _settings(args)
+    path = getattr(args, "measurements", None)
+    measurements = load_measurements(path) if path else None
     context = nullcontext(None)
     if args.track is not None:
         from prism import tracking
 
-        params = {name: getattr(args, name) for name in JSON_SETTINGS if hasattr(args, name)}
+        params = {name: dataclasses.asdict(config) for name, config in settings.items()}
         if hasattr(args, "old_mode"):
             params["old_mode"] = args.old_mode
-        measurements = getattr(args, "measurements", None)
+        if measurements is not None:
+            params["derived"] = _geometry(measurements)
         context = tracking.tracked_run(
             args.track,
             wildcards=args.wildcards,
             rule=args.rule,
             params=params,
-            data_hash=file_sha256(measurements) if measurements else None,
+            data_hash=file_sha256(path) if path else None,
         )
     with context as writer:
-        _run_stage(args, writer)
+        _run_stage(args, settings, measurements, writer)
+
+
+def _geometry(data) -> dict:
+    """What the measurement set says about the physics: sizes and the noise model."""
+    names = ("image_size", "obj_size", "sample_diameter", "samples_per_line_meas")
+    return {name: getattr(data, name) for name in (*names, "photons", "snr_db")}

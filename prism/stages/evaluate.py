@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from prism.io import atomic_write, load_measurements
+from prism.core.optics import Telescope
+from prism.core.sampling import line_points
+from prism.io import MeasurementSet, atomic_write, load_measurements
 from prism.metrics import crop_object, evaluate
 from prism.stages.reconstruct import load_reconstruction
 
@@ -48,6 +50,12 @@ def score(measurements_path, reconstruction_path, out_json, out_png, *, key: dic
     crop = crop_object(result["reconstruction"].abs(), data.obj_size).clamp(0, 1)
     write_png(crop, out_png)
     return record
+
+
+def coverage(data: MeasurementSet) -> torch.Tensor:
+    """Bool ``[N, N]`` k-space coverage: the union of every measured aperture."""
+    telescope = Telescope(data.image_size, sample_diameter=data.sample_diameter)
+    return telescope.union_mask(line_points(data.centers, data.samples_per_line_meas))
 
 
 def write_png(image: torch.Tensor, path: str | os.PathLike) -> Path:
