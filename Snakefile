@@ -4,6 +4,8 @@ import os
 
 from snakemake.utils import min_version, validate
 
+from prism.config import check_study
+
 min_version("9.0")
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -14,6 +16,7 @@ configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+check_study(config)  # cross-field checks (aperture and object fit the grid, noise names defined)
 
 
 include: "workflow/rules/common.smk"

@@ -125,7 +125,9 @@ def _run_stage(args: argparse.Namespace, settings: dict, measurements, writer) -
     elif args.stage.startswith("prism-"):
         _run_prism(args, settings["prism"], measurements, writer)
     elif args.stage == "epie":
-        reconstruct.epie(measurements, args.out, settings["epie"], _scoped(writer, "epoch"))
+        progress = _scoped(writer, "epoch")
+        reconstruct.epie(measurements, args.out, settings["epie"], progress)
+        progress.flush()
     elif args.stage == "framing":
         reconstruct.framing(measurements, args.out, args.kind)
     elif args.stage == "evaluate":
@@ -142,12 +144,9 @@ def _run_prism(args: argparse.Namespace, config: PrismConfig, measurements, writ
     from prism.stages import reconstruct
 
     log_dir = args.progress_dir if args.stage == "prism-train" else None
+    progress = _scoped(writer, "sample")
     trainer = reconstruct.build_trainer(
-        measurements,
-        config,
-        old_mode=args.old_mode,
-        log_dir=log_dir,
-        writer=_scoped(writer, "sample"),
+        measurements, config, old_mode=args.old_mode, log_dir=log_dir, writer=progress
     )
     if args.stage == "prism-init":
         reconstruct.prism_initialize(measurements, args.out, trainer)
@@ -155,12 +154,50 @@ def _run_prism(args: argparse.Namespace, config: PrismConfig, measurements, writ
         reconstruct.prism_train(measurements, args.checkpoint, args.out, trainer)
     else:
         reconstruct.prism_retry(measurements, args.checkpoint, args.out, trainer, config)
+    progress.flush()
     if writer is not None and args.stage != "prism-init":
         writer.log_artifact(args.out, "checkpoints" if args.stage == "prism-train" else None)
 
 
-def _scoped(writer, prefix: str):
-    return writer.scoped(prefix) if writer is not None else None
+class ProgressPrinter:
+    """A writer that prints one line per step to stderr and forwards to another writer.
+
+    Parameters
+    ----------
+    label : str
+        What a step is ('sample', 'epoch'); starts every line.
+    inner : writer or None
+        Where ``add_scalar``/``add_image`` go as well (the MLflow writer when tracking).
+    """
+
+    def __init__(self, label: str, inner=None) -> None:
+        self.label, self.inner = label, inner
+        self.step, self.latest = None, {}
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        """Forward, and print the previous step's line when a new step begins."""
+        if step != self.step:
+            self.flush()
+            self.step = step
+        self.latest[tag] = value
+        if self.inner is not None:
+            self.inner.add_scalar(tag, value, step)
+
+    def add_image(self, tag: str, image, step: int) -> None:
+        """Forward an image."""
+        if self.inner is not None:
+            self.inner.add_image(tag, image, step)
+
+    def flush(self) -> None:
+        """Print the current step's values, if any."""
+        if self.latest:
+            values = " ".join(f"{tag}={value:.4g}" for tag, value in self.latest.items())
+            print(f"{self.label} {self.step}: {values}", file=sys.stderr, flush=True)
+        self.latest = {}
+
+
+def _scoped(writer, prefix: str) -> ProgressPrinter:
+    return ProgressPrinter(prefix, writer.scoped(prefix) if writer is not None else None)
 
 
 def _study(args: argparse.Namespace) -> None:

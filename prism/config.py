@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, dataclass, field, fields
 
+from prism.core.simulation import derive_geometry
+
 LOSS_TYPES = ("l1", "l2", "ssim")
 OLD_MODES = ("union", "replay")
 INIT_TARGETS = ("measurement", "support")
@@ -325,3 +327,40 @@ def training_config(args: TrainingConfig | argparse.Namespace) -> TrainingConfig
         names = {field.name for field in fields(TrainingConfig)}
         return TrainingConfig(**{k: v for k, v in vars(args).items() if k in names})
     raise TypeError(f"`args` must be a TrainingConfig or argparse.Namespace, got {type(args)}")
+
+
+def check_study(config: dict) -> None:
+    """Check a workflow config beyond its schema, before any job runs.
+
+    Builds every typed config (so out-of-range values fail with their messages), derives the
+    geometry (aperture and object must fit the grid) and checks that every noise name of the
+    study is defined in ``noise_models``.
+
+    Raises
+    ------
+    ValueError
+        Naming the setting, the value received and what is allowed.
+    """
+    physics = from_mapping(PhysicsConfig, config.get("physics"), "physics")
+    known = sorted(config.get("noise_models", {}))
+    for name in config.get("noise", []):
+        if name not in known:
+            raise ValueError(f"noise {name!r} is not defined in noise_models (defined: {known})")
+    for name, model in config.get("noise_models", {}).items():
+        from_mapping(NoiseConfig, model, f"noise_models.{name}")
+    PrismConfig.from_mapping(config.get("prism"))
+    from_mapping(EPIEConfig, config.get("epie"), "epie")
+    derive_geometry(
+        physics.image_size,
+        wavelength=physics.wavelength,
+        distance=physics.distance,
+        obj_diameter=physics.obj_diameter,
+        dxf=physics.dxf,
+        obj_size=physics.obj_size,
+        sample_diameter=physics.sample_diameter,
+    )
+    if physics.line_length > 0 and physics.samples_per_line_meas < 2:
+        raise ValueError(
+            "`physics.samples_per_line_meas` must be >= 2 for lines (line_length > 0), "
+            f"got {physics.samples_per_line_meas}"
+        )

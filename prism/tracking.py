@@ -70,11 +70,29 @@ def start_study(record_path: str | os.PathLike, *, uri: str, experiment: str, co
         experiment_id = found.experiment_id if found else client.create_experiment(experiment)
     except Exception as error:  # MLflow raises many types for a bad URI or a dead server
         raise RuntimeError(f"MLflow tracking at {uri!r} is not usable: {error}") from error
+    _fail_stale_runs(client, experiment_id)
     tags = git_state() | {"prism.kind": "study", "prism.config_hash": config_hash(config)}
-    run = client.create_run(experiment_id, tags=tags, run_name="study")
+    run = client.create_run(experiment_id, tags=tags | _workdir_tag(), run_name="study")
     record = {"uri": uri, "experiment_id": experiment_id, "parent_run_id": run.info.run_id}
     atomic_write(record_path, lambda tmp: tmp.write_text(json.dumps(record)))
     return run.info.run_id
+
+
+def _workdir_tag() -> dict[str, str]:
+    return {"prism.workdir": str(Path.cwd().resolve())}
+
+
+def _fail_stale_runs(client: MlflowClient, experiment_id: str) -> None:
+    """Mark runs of this working directory left RUNNING by a killed workflow as FAILED.
+
+    Snakemake's lock means no other workflow runs in this directory now, so such runs can only
+    come from jobs that were killed (SIGKILL, power loss) before they could close their run.
+    """
+    workdir = _workdir_tag()["prism.workdir"]
+    query = f"attributes.status = 'RUNNING' and tags.`prism.workdir` = '{workdir}'"
+    for run in client.search_runs([experiment_id], filter_string=query, max_results=1000):
+        client.set_tag(run.info.run_id, "prism.killed", "true")
+        client.set_terminated(run.info.run_id, "FAILED")
 
 
 def finish_study(record_path: str | os.PathLike, status: str) -> None:
@@ -163,7 +181,16 @@ def _find_or_create(client: MlflowClient, record: dict, key: str, kind: str) -> 
     found = client.search_runs([record["experiment_id"]], filter_string=query, max_results=1)
     if found:
         return found[0].info.run_id
-    tags = {"prism.key": key, "prism.kind": kind, "mlflow.parentRunId": parent}
+    tags = {"prism.key": key, "prism.kind": kind, "mlflow.parentRunId": parent} | _workdir_tag()
+    same = f"tags.`prism.key` = '{key}' and tags.`prism.workdir` = '{tags['prism.workdir']}'"
+    earlier = client.search_runs(
+        [record["experiment_id"]],
+        filter_string=same,
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if earlier:
+        tags["prism.previous_attempt"] = earlier[0].info.run_id
     return client.create_run(record["experiment_id"], tags=tags, run_name=key).info.run_id
 
 

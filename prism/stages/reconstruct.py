@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -20,7 +21,15 @@ from prism.core.framing import single_aperture_image, synthetic_aperture_image
 from prism.core.optics import Telescope
 from prism.core.sampling import line_points
 from prism.core.trainers import CHECKPOINT_NAME, PRISMTrainer, create_scheduler
-from prism.io import MeasurementSet, load_arrays, load_checkpoint, save_arrays, save_checkpoint
+from prism.io import (
+    MeasurementSet,
+    atomic_write,
+    file_sha256,
+    load_arrays,
+    load_checkpoint,
+    save_arrays,
+    save_checkpoint,
+)
 from prism.models.decoder import ProgressiveDecoder
 from prism.models.losses import LossAggregator
 
@@ -98,11 +107,21 @@ def prism_train(
     """Progressive training, resuming from the per-sample checkpoint when one exists.
 
     The trainer must have been built with ``log_dir``; a checkpoint left there by an
-    interrupted attempt is resumed instead of starting again from sample 0.
+    interrupted attempt that started from the same initialization is resumed instead of
+    starting again from sample 0. One left by another initialization is discarded.
     """
     init_time = load_checkpoint(init_checkpoint)["init_time_s"]
     progress = trainer.log_dir / CHECKPOINT_NAME
-    trainer.resume(progress if progress.exists() else init_checkpoint)
+    origin = trainer.log_dir / "init.sha256"
+    init_hash = file_sha256(init_checkpoint)
+    if progress.exists() and origin.exists() and origin.read_text() == init_hash:
+        trainer.resume(progress)
+        n = len(data.centers)
+        print(f"resuming from sample {trainer.next_sample} of {n} ({progress})", file=sys.stderr)
+    else:
+        progress.unlink(missing_ok=True)
+        trainer.resume(init_checkpoint)
+        atomic_write(origin, lambda tmp: tmp.write_text(init_hash))
     result = trainer.run_progressive_training(
         data.centers, data.intensities, data.ground_truth, data.samples_per_line_meas
     )

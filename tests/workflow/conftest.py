@@ -2,6 +2,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -58,10 +59,23 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def spawn_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
+    """Start Snakemake in the background (output discarded)."""
+    return subprocess.Popen(
+        ["snakemake", *args],
+        cwd=workdir,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 @pytest.fixture(scope="session")
 def workflow_tools():
-    """The helpers as a fixture: ``copy_workflow``, ``snakemake`` and ``run``."""
-    return copy_workflow, snakemake, run
+    """The helpers: ``copy_workflow``, ``snakemake``, ``spawn_snakemake`` and ``run``."""
+    return SimpleNamespace(
+        copy_workflow=copy_workflow, snakemake=snakemake, spawn=spawn_snakemake, run=run
+    )
 
 
 @pytest.fixture(scope="session")

@@ -103,18 +103,16 @@ def test_jobs_ran_in_parallel_without_tracking_errors(tiny_study):
 
 
 def test_a_second_invocation_has_nothing_to_do(tiny_study, workflow_tools):
-    _, snakemake, _ = workflow_tools
-    done = snakemake(tiny_study, "--cores", "2", "--dry-run")
+    done = workflow_tools.snakemake(tiny_study, "--cores", "2", "--dry-run")
     assert done.returncode == 0
     assert "Nothing to be done" in done.stdout + done.stderr
 
 
 def test_a_failing_job_leaves_its_run_and_the_study_failed(tmp_path, workflow_tools):
-    copy_workflow, snakemake, _ = workflow_tools
-    workdir = copy_workflow(tmp_path)
+    workdir = workflow_tools.copy_workflow(tmp_path)
     (workdir / "data/raw").mkdir(parents=True, exist_ok=True)
     (workdir / "data/raw/broken.png").write_bytes(b"\x89PNG not really")
-    done = snakemake(workdir, "--cores", "1", "--config", "objects=[broken]")
+    done = workflow_tools.snakemake(workdir, "--cores", "1", "--config", "objects=[broken]")
     assert done.returncode != 0
     log = (workdir / "logs/prepare/broken.log").read_text()
     assert "is not a readable image" in log
@@ -124,7 +122,7 @@ def test_a_failing_job_leaves_its_run_and_the_study_failed(tmp_path, workflow_to
 
 
 def test_dvc_push_and_pull_restore_the_results_byte_identical(tiny_study, workflow_tools):
-    *_, run = workflow_tools
+    run = workflow_tools.run
     tracked = ["results", "data/measurements", "data/prepared"]
 
     def contents():
