@@ -205,9 +205,13 @@ def _study(args: argparse.Namespace) -> None:
 
     if args.stage == "study-start":
         uri = tracking.tracking_uri(args.uri, Path.cwd())
-        run_id = tracking.start_study(
-            args.record, uri=uri, experiment=args.experiment, config=args.config
-        )
+        try:
+            run_id = tracking.start_study(
+                args.record, uri=uri, experiment=args.experiment, config=args.config
+            )
+        except RuntimeError as error:
+            hint = "No job was started. Check MLFLOW_TRACKING_URI or mlflow.tracking_uri."
+            sys.exit(f"error: {error}\n{hint}")
         print(f"MLflow study run {run_id} at {uri}", file=sys.stderr)
     else:
         tracking.finish_study(args.record, args.status)

@@ -64,6 +64,9 @@ def start_study(record_path: str | os.PathLike, *, uri: str, experiment: str, co
     RuntimeError
         When the tracking server cannot be reached, before any job runs.
     """
+    # Fail in seconds, not after MLflow's default minutes of retries, when the server is down.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     client = MlflowClient(uri)
     try:
         found = client.get_experiment_by_name(experiment)

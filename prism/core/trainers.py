@@ -248,7 +248,10 @@ class PRISMTrainer:
                 f"checkpoint was trained with old_mode {state['old_mode']!r}, "
                 f"this run's aggregator uses {self.telescope_agg.mode!r}"
             )
-        self.model.load_state_dict(state["model"])
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as error:
+            raise ValueError(f"checkpoint holds another model architecture: {error}") from error
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])

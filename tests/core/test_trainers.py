@@ -162,3 +162,13 @@ def test_checkpoint_of_another_old_mode_is_refused(problem, tmp_path):
     run(make_trainer(problem, log_dir=tmp_path), problem, n=1)
     with pytest.raises(ValueError, match="old_mode 'replay'.*'union'"):
         make_trainer(problem, mode="union").resume(tmp_path / CHECKPOINT_NAME)
+
+
+def test_checkpoint_of_another_decoder_is_refused(problem, tmp_path):
+    run(make_trainer(problem, log_dir=tmp_path), problem, n=1)
+    model = ProgressiveDecoder(problem.image_size, problem.obj_size, DecoderConfig(channels=32))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    agg = TelescopeAggregator(problem.telescope, mode="replay")
+    other = PRISMTrainer(model, optimizer, None, agg, FAST, "cpu")
+    with pytest.raises(ValueError, match="another model architecture"):
+        other.resume(tmp_path / CHECKPOINT_NAME)

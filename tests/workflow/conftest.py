@@ -51,11 +51,11 @@ def run(workdir: Path, *command: str, timeout: int = 300) -> subprocess.Complete
     return done
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run Snakemake in ``workdir`` and return the finished process, whatever its outcome."""
+def snakemake(workdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """Run Snakemake in ``workdir`` with extra ``env``; return it, whatever its outcome."""
     command = ["snakemake", *args]
     return subprocess.run(
-        command, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=300
+        command, cwd=workdir, env=ENV | env, capture_output=True, text=True, timeout=300
     )
 
 

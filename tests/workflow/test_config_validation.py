@@ -1,4 +1,4 @@
-"""A bad study config fails before any job runs, naming the key, the value and what is allowed."""
+"""A bad config or an unusable tracking server stops the workflow before any job runs."""
 
 import pytest
 import yaml
@@ -25,3 +25,15 @@ def test_bad_config_fails_before_any_job(tmp_path, workflow_tools, override, mes
     assert done.returncode != 0
     assert message in done.stdout + done.stderr
     assert not (workdir / "logs").exists() and not (workdir / "mlflow.db").exists()
+
+
+def test_unreachable_tracking_server_stops_at_startup(tmp_path, workflow_tools):
+    workdir = workflow_tools.copy_workflow(tmp_path)
+    done = workflow_tools.snakemake(
+        workdir, "--cores", "1", MLFLOW_TRACKING_URI="http://127.0.0.1:9"
+    )
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "MLflow tracking at 'http://127.0.0.1:9' is not usable" in output
+    assert "No job was started" in output
+    assert not (workdir / "logs").exists() and not (workdir / "data/prepared").exists()

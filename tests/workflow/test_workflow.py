@@ -137,3 +137,22 @@ def test_dvc_push_and_pull_restore_the_results_byte_identical(tiny_study, workfl
     run(tiny_study, "dvc", "pull")
     assert contents() == before
     assert json.loads((tiny_study / "metrics/study.json").read_text())["epie"]["ssim"] > 0
+
+
+def test_eight_parallel_jobs_on_sqlite_log_every_metric(tmp_path, workflow_tools):
+    workdir = workflow_tools.copy_workflow(tmp_path)
+    (workdir / "wide.yaml").write_text(yaml.safe_dump({"n_samples": [3, 4, 5, 6]}))
+    done = workflow_tools.snakemake(workdir, "--cores", "4", "--configfile", "wide.yaml")
+    assert done.returncode == 0, done.stderr[-3000:]
+    client, runs = client_and_runs(workdir)
+    reconstructions = [r for r in runs if r.data.tags.get("prism.kind") == "reconstruction"]
+    assert len(reconstructions) == 4 * len(ALGORITHMS)
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    for run in reconstructions:
+        assert {"ssim", "psnr", "nrmse", "failed_samples", "wall_time_s"} <= set(run.data.metrics)
+    for run in [r for r in reconstructions if r.data.tags["prism.key"].endswith("prism-replay")]:
+        n = int(json.loads(run.data.tags["snakemake.wildcards"])["n_samples"])
+        steps = {m.step for m in client.get_metric_history(run.info.run_id, "sample/loss_new")}
+        assert steps == set(range(n))
+    for log in (workdir / "logs").rglob("*.log"):
+        assert "Traceback" not in log.read_text(), log

@@ -1,0 +1,96 @@
+"""Bad images get a clear error or a documented conversion, never a traceback from torch."""
+
+import numpy as np
+import pytest
+import skimage.io
+import torch
+
+from prism.config import NoiseConfig, PhysicsConfig
+from prism.io import load_arrays, load_measurements
+from prism.stages.data import prepare, read_image, simulate
+
+PHYSICS = PhysicsConfig(image_size=32, obj_size=16, sample_diameter=8, r_max=12)
+
+
+def test_builtin_and_file_images_prepare(tmp_path):
+    derived = prepare("moon", tmp_path / "moon.npz", PHYSICS)
+    assert derived == {
+        "image_size": 32,
+        "obj_size": 16,
+        "sample_diameter": 8.0,
+        "dx": pytest.approx(float("nan"), nan_ok=True),
+    }
+    skimage.io.imsave(
+        tmp_path / "mine.png", (np.arange(400).reshape(20, 20) % 256).astype(np.uint8)
+    )
+    prepare(tmp_path / "mine.png", tmp_path / "mine.npz", PHYSICS)
+    obj = load_arrays(tmp_path / "mine.npz")["object"]
+    assert obj.shape == (32, 32) and obj.max() == pytest.approx(1)
+
+
+def test_colour_and_non_square_images_are_converted(tmp_path):
+    rgb = np.zeros((30, 50, 3), dtype=np.uint8)
+    rgb[:, 10:40] = np.linspace(0, 255, 30, dtype=np.uint8)[:, None, None]
+    skimage.io.imsave(tmp_path / "wide.png", rgb)
+    prepare(tmp_path / "wide.png", tmp_path / "wide.npz", PHYSICS)
+    grey_square = rgb[:, 10:40].mean(axis=-1)
+    skimage.io.imsave(tmp_path / "square.png", grey_square.astype(np.uint8))
+    prepare(tmp_path / "square.png", tmp_path / "square.npz", PHYSICS)
+    wide, square = (load_arrays(tmp_path / f"{n}.npz")["object"] for n in ("wide", "square"))
+    assert np.allclose(wide, square, atol=0.02)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"this is text, not an image", "is not a readable image"),
+        (None, "is not a readable image"),  # a truncated PNG
+    ],
+)
+def test_unreadable_files_are_refused(tmp_path, content, message):
+    path = tmp_path / "bad.png"
+    if content is None:
+        skimage.io.imsave(tmp_path / "good.png", np.eye(40, dtype=np.uint8) * 255)
+        content = (tmp_path / "good.png").read_bytes()[:60]
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        prepare(path, tmp_path / "out.npz", PHYSICS)
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_constant_and_nan_images_are_refused(tmp_path):
+    skimage.io.imsave(
+        tmp_path / "flat.png", np.full((20, 20), 7, dtype=np.uint8), check_contrast=False
+    )
+    with pytest.raises(ValueError, match="is constant"):
+        prepare(tmp_path / "flat.png", tmp_path / "out.npz", PHYSICS)
+    nan_image = np.ones((20, 20), dtype=np.float32)
+    nan_image[3, 3] = np.nan
+    skimage.io.imsave(tmp_path / "nan.tif", nan_image)
+    with pytest.raises(ValueError, match="NaN"):
+        prepare(tmp_path / "nan.tif", tmp_path / "out.npz", PHYSICS)
+
+
+def test_unknown_objects_say_what_exists(tmp_path):
+    with pytest.raises(
+        ValueError, match="neither an image file nor a built-in image.*moon.*data/raw"
+    ):
+        read_image("andromeda")
+    with pytest.raises(ValueError, match="does not exist"):
+        read_image(tmp_path / "missing.png")
+
+
+def test_simulate_saves_the_measurement_set(tmp_path):
+    prepare("moon", tmp_path / "moon.npz", PHYSICS)
+    data = simulate(
+        tmp_path / "moon.npz",
+        tmp_path / "m.npz",
+        physics=PHYSICS,
+        noise=NoiseConfig(snr_db=30),
+        pattern="random",
+        n_samples=4,
+        seed=3,
+    )
+    loaded = load_measurements(tmp_path / "m.npz")
+    assert torch.equal(loaded.intensities, data.intensities) and loaded.snr_db == 30
+    assert loaded.centers.shape == (4, 1, 2) and loaded.seed == 3
