@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, dataclass, field, fields
 
-from prism.core.simulation import derive_geometry
+from prism.core.simulation import Geometry, derive_geometry
 
 LOSS_TYPES = ("l1", "l2", "ssim")
 OLD_MODES = ("union", "replay")
@@ -199,6 +199,18 @@ class PhysicsConfig:
         """``r_max``, or half the grid when not given."""
         return self.r_max if self.r_max is not None else self.image_size / 2
 
+    def geometry(self) -> Geometry:
+        """``obj_size`` and ``sample_diameter`` used, derived from the physics when not given."""
+        return derive_geometry(
+            self.image_size,
+            wavelength=self.wavelength,
+            distance=self.distance,
+            obj_diameter=self.obj_diameter,
+            dxf=self.dxf,
+            obj_size=self.obj_size,
+            sample_diameter=self.sample_diameter,
+        )
+
     @property
     def points_per_sample(self) -> int:
         """Measurement points per sample: 1 for points, ``samples_per_line_meas`` for lines."""
@@ -350,15 +362,7 @@ def check_study(config: dict) -> None:
         from_mapping(NoiseConfig, model, f"noise_models.{name}")
     PrismConfig.from_mapping(config.get("prism"))
     from_mapping(EPIEConfig, config.get("epie"), "epie")
-    derive_geometry(
-        physics.image_size,
-        wavelength=physics.wavelength,
-        distance=physics.distance,
-        obj_diameter=physics.obj_diameter,
-        dxf=physics.dxf,
-        obj_size=physics.obj_size,
-        sample_diameter=physics.sample_diameter,
-    )
+    physics.geometry()
     if physics.line_length > 0 and physics.samples_per_line_meas < 2:
         raise ValueError(
             "`physics.samples_per_line_meas` must be >= 2 for lines (line_length > 0), "

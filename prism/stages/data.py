@@ -13,7 +13,7 @@ import torch
 from prism.config import NoiseConfig, PhysicsConfig
 from prism.core.optics import Telescope
 from prism.core.sampling import make_pattern
-from prism.core.simulation import derive_geometry, prepare_object, simulate_measurements
+from prism.core.simulation import prepare_object, simulate_measurements
 from prism.io import MeasurementSet, load_arrays, save_arrays, save_measurements
 
 BUILTIN_IMAGES = ("moon", "camera", "astronaut", "coins", "brick", "grass", "hubble_deep_field")
@@ -52,15 +52,7 @@ def prepare(source: str | os.PathLike, out_path: str | os.PathLike, physics: Phy
     dict
         The geometry used: ``image_size``, ``obj_size``, ``sample_diameter``, ``dx``.
     """
-    geometry = derive_geometry(
-        physics.image_size,
-        wavelength=physics.wavelength,
-        distance=physics.distance,
-        obj_diameter=physics.obj_diameter,
-        dxf=physics.dxf,
-        obj_size=physics.obj_size,
-        sample_diameter=physics.sample_diameter,
-    )
+    geometry = physics.geometry()
     x = prepare_object(
         read_image(source), obj_size=geometry.obj_size, image_size=physics.image_size
     )
