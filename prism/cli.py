@@ -24,6 +24,7 @@ from prism.config import (
     from_mapping,
 )
 from prism.io import file_sha256, load_measurements
+from prism.stages.reconstruct import resolve_epie, resolve_prism
 
 JSON_SETTINGS = ("physics", "noise", "prism", "epie")
 
@@ -145,9 +146,7 @@ def _run_prism(args: argparse.Namespace, config: PrismConfig, measurements, writ
 
     log_dir = args.progress_dir if args.stage == "prism-train" else None
     progress = _scoped(writer, "sample")
-    trainer = reconstruct.build_trainer(
-        measurements, config, old_mode=args.old_mode, log_dir=log_dir, writer=progress
-    )
+    trainer = reconstruct.build_trainer(measurements, config, log_dir=log_dir, writer=progress)
     if args.stage == "prism-init":
         reconstruct.prism_initialize(measurements, args.out, trainer)
     elif args.stage == "prism-train":
@@ -232,13 +231,15 @@ def main(argv: list[str] | None = None) -> None:
     settings = _settings(args)
     path = getattr(args, "measurements", None)
     measurements = load_measurements(path) if path else None
+    if "prism" in settings:
+        settings["prism"] = resolve_prism(settings["prism"], measurements, args.old_mode)
+    if "epie" in settings:
+        settings["epie"] = resolve_epie(settings["epie"], measurements)
     context = nullcontext(None)
     if args.track is not None:
         from prism import tracking
 
         params = {name: dataclasses.asdict(config) for name, config in settings.items()}
-        if hasattr(args, "old_mode"):
-            params["old_mode"] = args.old_mode
         if measurements is not None:
             params["derived"] = _geometry(measurements)
         context = tracking.tracked_run(

@@ -65,31 +65,50 @@ def load_reconstruction(path: str | os.PathLike) -> dict:
     }
 
 
+def resolve_prism(config: PrismConfig, data: MeasurementSet, old_mode: str) -> PrismConfig:
+    """The PRISM settings a reconstruction really uses (what is logged and trained with).
+
+    The decoder is seeded with the measurement set's seed, so a study's seeds vary the noise,
+    the random patterns and the initial weights together; ``old_mode`` comes from the
+    algorithm name (prism-replay, prism-union).
+    """
+    return dataclasses.replace(
+        config,
+        decoder=dataclasses.replace(config.decoder, seed=data.seed),
+        training=dataclasses.replace(config.training, old_mode=old_mode),
+    )
+
+
+def resolve_epie(config: EPIEConfig, data: MeasurementSet) -> EPIEConfig:
+    """The ePIE settings a reconstruction really uses: its random order seeded by the data's."""
+    return dataclasses.replace(config, seed=data.seed)
+
+
 def build_trainer(
     data: MeasurementSet,
     config: PrismConfig,
     *,
-    old_mode: str,
     log_dir: str | os.PathLike | None = None,
     writer=None,
 ) -> PRISMTrainer:
-    """A fresh PRISMTrainer for a measurement set, nothing trained yet.
-
-    The decoder is seeded with the measurement set's seed, so a study's seeds vary the noise,
-    the random patterns and the initial weights together.
-    """
+    """A fresh PRISMTrainer for a measurement set and resolved settings, nothing trained yet."""
     telescope = Telescope(data.image_size, sample_diameter=data.sample_diameter)
-    decoder = dataclasses.replace(config.decoder, seed=data.seed)
-    model = ProgressiveDecoder(data.image_size, data.obj_size, decoder)
+    model = ProgressiveDecoder(data.image_size, data.obj_size, config.decoder)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
     scheduler = None
     if config.optimizer.scheduler is not None:
         options = config.optimizer.scheduler_options
         scheduler = create_scheduler(optimizer, config.optimizer.scheduler, **options)
-    training = dataclasses.replace(config.training, old_mode=old_mode)
-    aggregator = TelescopeAggregator(telescope, mode=old_mode)
+    aggregator = TelescopeAggregator(telescope, mode=config.training.old_mode)
     return PRISMTrainer(
-        model, optimizer, scheduler, aggregator, training, "cpu", log_dir=log_dir, writer=writer
+        model,
+        optimizer,
+        scheduler,
+        aggregator,
+        config.training,
+        "cpu",
+        log_dir=log_dir,
+        writer=writer,
     )
 
 
@@ -158,9 +177,8 @@ def prism_retry(
 
 
 def epie(data: MeasurementSet, out_reconstruction, config: EPIEConfig, writer=None) -> None:
-    """Run ePIE on the measurement set (random order seeded by its seed); write the result."""
+    """Run ePIE on the measurement set with resolved settings; write the result."""
     telescope = Telescope(data.image_size, sample_diameter=data.sample_diameter)
-    config = dataclasses.replace(config, seed=data.seed)
     began = time.perf_counter()
     result = run_epie(
         data.intensities,

@@ -94,3 +94,25 @@ def test_simulate_saves_the_measurement_set(tmp_path):
     loaded = load_measurements(tmp_path / "m.npz")
     assert torch.equal(loaded.intensities, data.intensities) and loaded.snr_db == 30
     assert loaded.centers.shape == (4, 1, 2) and loaded.seed == 3
+
+
+def test_resolved_settings_are_what_runs_and_gets_logged(tmp_path):
+    from prism.config import EPIEConfig, PrismConfig
+    from prism.stages.reconstruct import build_trainer, resolve_epie, resolve_prism
+
+    prepare("moon", tmp_path / "moon.npz", PHYSICS)
+    data = simulate(
+        tmp_path / "moon.npz",
+        tmp_path / "m.npz",
+        physics=PHYSICS,
+        noise=NoiseConfig(),
+        pattern="fermat",
+        n_samples=3,
+        seed=5,
+    )
+    config = resolve_prism(PrismConfig(), data, "union")
+    assert config.decoder.seed == 5 and config.training.old_mode == "union"
+    trainer = build_trainer(data, config)
+    assert trainer.model.config.seed == 5 and trainer.telescope_agg.mode == "union"
+    assert trainer.config.old_mode == "union"
+    assert resolve_epie(EPIEConfig(), data).seed == 5
