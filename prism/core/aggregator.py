@@ -104,14 +104,20 @@ class TelescopeAggregator:
         if self.mode == "union":
             mask, target = self._union_target(others, exclude)
             return self.telescope.project(x_hat, mask).abs(), target
-        points = torch.stack([self._points[i] for i in others])
-        if any(self._points[i].shape != points[0].shape for i in others):
-            raise ValueError("replay needs every sample to have the same number of points")
-        predicted = self.telescope.intensity(x_hat, points)
-        measured = torch.stack([self._intensities[i] for i in others]).to(x_hat.device)
-        return amplitude(predicted), amplitude(measured)
+        points, target = self._replay_target(others, exclude)
+        return amplitude(self.telescope.intensity(x_hat, points)), target.to(x_hat.device)
+
+    def _replay_target(self, others: list[int], exclude: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Points and measured amplitudes of the other samples, stacked once per sample."""
+        key = (exclude % self.n_measured, self.n_measured)
+        if key not in self._old_cache:
+            points = torch.stack([self._points[i] for i in others])
+            measured = amplitude(torch.stack([self._intensities[i] for i in others]))
+            self._old_cache = {key: (points, measured)}
+        return self._old_cache[key]
 
     def _union_target(self, others: list[int], exclude: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Union mask of the other samples and the reference seen through it, once per sample."""
         key = (exclude % self.n_measured, self.n_measured)
         if key not in self._old_cache:
             if self._reference is None:
