@@ -256,4 +256,5 @@ def main(argv: list[str] | None = None) -> None:
 def _geometry(data) -> dict:
     """What the measurement set says about the physics: sizes and the noise model."""
     names = ("image_size", "obj_size", "sample_diameter", "samples_per_line_meas")
-    return {name: getattr(data, name) for name in (*names, "photons", "snr_db")}
+    geometry = {name: getattr(data, name) for name in (*names, "photons", "snr_db")}
+    return geometry | {"detector_size": data.detector().size}

@@ -11,6 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from prism.core.detector import Detector
+from prism.core.optics import Telescope
+
 
 def atomic_write(path: str | os.PathLike, write) -> Path:
     """Write a file atomically: ``write(tmp_path)`` then rename over ``path``.
@@ -63,7 +66,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
         ) from error
 
 
-MEASUREMENT_FORMAT = "prism-measurements/1"
+MEASUREMENT_FORMAT = "prism-measurements/2"
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ class MeasurementSet:
     Attributes
     ----------
     intensities : torch.Tensor
-        Float32 ``[n, N, N]`` measured intensities, DC at ``N // 2``.
+        Float32 ``[n, m, m]`` measured detector intensities (see
+        :mod:`prism.core.detector`: ``m = 2 * (ceil(sample_diameter) + 1)``).
     centers : torch.Tensor
         Float32 ``[n, 1, 2]`` points or ``[n, 2, 2]`` line end points, ``[y, x]`` k-space
         pixels from DC.
@@ -103,6 +107,11 @@ class MeasurementSet:
     seed: int
     ground_truth: torch.Tensor | None
 
+    def detector(self) -> Detector:
+        """The measurement operator these intensities were simulated with."""
+        telescope = Telescope(self.image_size, sample_diameter=self.sample_diameter)
+        return Detector(telescope, self.obj_size)
+
 
 def save_measurements(data: MeasurementSet, path: str | os.PathLike) -> Path:
     """Write a measurement set as a self-describing ``.npz`` (see README, "Data export")."""
@@ -115,6 +124,7 @@ def save_measurements(data: MeasurementSet, path: str | os.PathLike) -> Path:
         "intensities": data.intensities.numpy().astype(np.float32),
         "centers": data.centers.numpy().astype(np.float32),
         "image_size": np.array(size),
+        "detector_size": np.array(data.intensities.shape[-1]),
         "obj_size": np.array(obj),
         "support": support,
         "sample_diameter": np.array(float(data.sample_diameter)),
@@ -151,7 +161,7 @@ def load_measurements(path: str | os.PathLike) -> MeasurementSet:
     if found != MEASUREMENT_FORMAT:
         raise ValueError(f"{path} is format {found!r}, expected {MEASUREMENT_FORMAT!r}")
     ground_truth = arrays.get("ground_truth")
-    return MeasurementSet(
+    data = MeasurementSet(
         intensities=torch.from_numpy(arrays["intensities"]),
         centers=torch.from_numpy(arrays["centers"]),
         image_size=int(arrays["image_size"]),
@@ -163,6 +173,13 @@ def load_measurements(path: str | os.PathLike) -> MeasurementSet:
         seed=int(arrays["seed"]),
         ground_truth=None if ground_truth is None else torch.from_numpy(ground_truth),
     )
+    size = data.detector().size
+    if data.intensities.shape[1:] != (size, size):
+        raise ValueError(
+            f"{path} holds intensities of shape {tuple(data.intensities.shape)}; its "
+            f"sample_diameter {data.sample_diameter} needs [n, {size}, {size}] detector images"
+        )
+    return data
 
 
 def _optional(value: np.ndarray) -> float | None:

@@ -1,3 +1,4 @@
+import dataclasses
 import pickle
 from dataclasses import fields
 
@@ -59,7 +60,7 @@ def test_missing_checkpoint(tmp_path):
 def _measurement_set(ground_truth=True, photons=None):
     generator = torch.Generator().manual_seed(0)
     return MeasurementSet(
-        intensities=torch.rand(3, 16, 16, generator=generator),
+        intensities=torch.rand(3, 12, 12, generator=generator),
         centers=torch.rand(3, 2, 2, generator=generator),
         image_size=16,
         obj_size=8,
@@ -87,7 +88,8 @@ def test_measurement_set_round_trip(tmp_path, ground_truth, photons):
 def test_export_is_tool_neutral(tmp_path):
     path = save_measurements(_measurement_set(), tmp_path / "m.npz")
     with np.load(path, allow_pickle=False) as arrays:
-        assert str(arrays["format"]) == "prism-measurements/1"
+        assert str(arrays["format"]) == "prism-measurements/2"
+        assert arrays["detector_size"] == 12 and arrays["intensities"].shape == (3, 12, 12)
         assert arrays["support"].sum() == 64 and arrays["support"][4:12, 4:12].all()
         assert np.isnan(arrays["photons"]) and arrays["snr_db"] == 40.0
     assert file_sha256(path) == file_sha256(
@@ -98,5 +100,12 @@ def test_export_is_tool_neutral(tmp_path):
 def test_other_files_are_refused(tmp_path):
     path = tmp_path / "other.npz"
     np.savez(path, intensities=np.zeros(3))
-    with pytest.raises(ValueError, match="format 'none', expected 'prism-measurements/1'"):
+    with pytest.raises(ValueError, match="format 'none', expected 'prism-measurements/2'"):
+        load_measurements(path)
+
+
+def test_intensities_of_another_detector_are_refused(tmp_path):
+    data = dataclasses.replace(_measurement_set(), intensities=torch.zeros(3, 16, 16))
+    path = save_measurements(data, tmp_path / "m.npz")
+    with pytest.raises(ValueError, match=r"shape \(3, 16, 16\); its sample_diameter 4.5 needs"):
         load_measurements(path)

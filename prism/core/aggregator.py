@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from prism.config import OLD_MODES, check_choice
-from prism.core.optics import Telescope, amplitude
+from prism.core.detector import Detector, Windows, concat_windows
+from prism.core.optics import amplitude
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 
@@ -13,26 +14,30 @@ Pair = tuple[torch.Tensor, torch.Tensor]
 class TelescopeAggregator:
     """Measured samples, their cumulative k-space mask, and model-side predictions.
 
+    Every prediction goes through one :class:`~prism.core.detector.Detector`, the operator the
+    data were simulated with; each sample's windows and transform matrices are built once,
+    when it is added, and every step computes the object's spectrum once for all apertures.
+
     Parameters
     ----------
-    telescope : Telescope
-        The field operator shared with the data simulation.
+    detector : Detector
+        The measurement operator shared with the data simulation.
     mode : str
-        Old-knowledge term: 'union' compares the model through the cumulative mask of the
-        other samples with the reference reconstruction through the same mask (coherent
-        fields, compared as amplitudes); 'replay' compares the model's intensities with the
-        stored measurements of every other sample.
+        Old-knowledge term: 'union' compares the model's field through the cumulative mask of
+        the other samples with the reference reconstruction's field through the same mask
+        (coherent fields, compared as amplitudes); 'replay' compares the model's intensities
+        with the stored measurements of every other sample.
     """
 
-    def __init__(self, telescope: Telescope, *, mode: str = "replay") -> None:
+    def __init__(self, detector: Detector, *, mode: str = "replay") -> None:
         check_choice("mode", mode, OLD_MODES)
-        self.telescope = telescope
+        self.detector = detector
         self.mode = mode
         self._points: list[torch.Tensor] = []
         self._intensities: list[torch.Tensor] = []
-        self._masks: list[torch.Tensor] = []
+        self._windows: list[Windows] = []
         self._reference: torch.Tensor | None = None
-        self._old_cache: dict = {}
+        self._cache: dict = {}
 
     @property
     def n_measured(self) -> int:
@@ -41,12 +46,11 @@ class TelescopeAggregator:
 
     @property
     def cum_mask(self) -> torch.Tensor:
-        """Bool ``[N, N]`` union of every measured aperture."""
-        size = self.telescope.image_size
-        union = torch.zeros(size, size, dtype=torch.bool)
-        for mask in self._masks:
-            union |= mask
-        return union
+        """Bool ``[N, N]`` union of every measured aperture (for plots; not used per step)."""
+        size = self.detector.telescope.image_size
+        if not self._points:
+            return torch.zeros(size, size, dtype=torch.bool)
+        return self.detector.telescope.union_mask(torch.cat(self._points))
 
     def add(self, points: torch.Tensor, intensity: torch.Tensor) -> None:
         """Add one measured sample.
@@ -56,74 +60,77 @@ class TelescopeAggregator:
         points : torch.Tensor
             The sample's measurement points ``[s, 2]`` (``s == 1`` for a point).
         intensity : torch.Tensor
-            Its measured intensity ``[N, N]``.
+            Its measured detector intensity ``[m, m]``.
         """
-        size = self.telescope.image_size
+        size = self.detector.size
         if intensity.shape != (size, size):
             raise ValueError(
-                f"`intensity` must have shape ({size}, {size}), got {tuple(intensity.shape)}"
+                f"`intensity` must be a ({size}, {size}) detector image, "
+                f"got shape {tuple(intensity.shape)}"
             )
-        self._points.append(points.reshape(-1, 2).to(torch.float32))
+        points = points.reshape(-1, 2).to(torch.float32)
+        self._points.append(points)
         self._intensities.append(intensity.to(torch.float32))
-        self._masks.append(self.telescope.union_mask(points))
-        self._old_cache.clear()
+        self._windows.append(self.detector.windows(points.unsqueeze(0)).to(intensity.device))
+        self._cache.clear()
 
     def set_reference(self, x_ref: torch.Tensor) -> None:
         """Set the reconstruction that 'union' mode keeps (the one before the new sample)."""
         self._reference = x_ref.detach()
-        self._old_cache.clear()
+        self._cache.clear()
 
-    def new_prediction(self, x_hat: torch.Tensor, index: int) -> Pair:
-        """Model amplitude through sample ``index`` and the measured amplitude.
+    def predict(self, x_hat: torch.Tensor, index: int) -> tuple[Pair, Pair | None]:
+        """The new-aperture pair and the old-knowledge pair of one step.
 
         Parameters
         ----------
         x_hat : torch.Tensor
-            Current estimate ``[..., N, N]``.
+            Current estimate of the object square ``[..., obj, obj]``.
         index : int
-            Which measured sample.
+            The sample being fitted.
 
         Returns
         -------
-        tuple of torch.Tensor
-            ``(prediction, target)``, each ``[N, N]``.
+        tuple
+            ``(new, old)``: ``new`` is ``(prediction, target)`` amplitudes ``[m, m]`` through
+            sample ``index``; ``old`` is the pair over every other measured sample, or None
+            when there is none.
         """
-        points = self._points[index].unsqueeze(0)
-        predicted = self.telescope.intensity(x_hat.reshape(x_hat.shape[-2:]), points)[0]
-        return amplitude(predicted), amplitude(self._intensities[index].to(x_hat.device))
-
-    def old_prediction(self, x_hat: torch.Tensor, exclude: int) -> Pair | None:
-        """The old-knowledge pair over every measured sample except ``exclude``.
-
-        Returns None when no other sample has been measured.
-        """
-        others = [i for i in range(self.n_measured) if i != exclude % self.n_measured]
+        index %= self.n_measured
+        others = [i for i in range(self.n_measured) if i != index]
+        measured = amplitude(self._intensities[index].to(x_hat.device))
+        if self.mode == "replay" and others:
+            windows, target = self._replay_plan(index, others)
+            predicted = amplitude(self.detector.intensity(x_hat, windows))
+            return (predicted[0], measured), (predicted[1:], target.to(x_hat.device))
+        predicted = amplitude(self.detector.intensity(x_hat, self._windows[index])[0])
         if not others:
-            return None
-        x_hat = x_hat.reshape(x_hat.shape[-2:])
-        if self.mode == "union":
-            mask, target = self._union_target(others, exclude)
-            return self.telescope.project(x_hat, mask).abs(), target
-        points, target = self._replay_target(others, exclude)
-        return amplitude(self.telescope.intensity(x_hat, points)), target.to(x_hat.device)
+            return (predicted, measured), None
+        region, size, target = self._union_plan(index, others, x_hat.device)
+        field = self.detector.fields(self.detector.exit_spectra(x_hat, region), size)
+        return (predicted, measured), (field.abs(), target)
 
-    def _replay_target(self, others: list[int], exclude: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Points and measured amplitudes of the other samples, stacked once per sample."""
-        key = (exclude % self.n_measured, self.n_measured)
-        if key not in self._old_cache:
-            points = torch.stack([self._points[i] for i in others])
-            measured = amplitude(torch.stack([self._intensities[i] for i in others]))
-            self._old_cache = {key: (points, measured)}
-        return self._old_cache[key]
+    def _replay_plan(self, index: int, others: list[int]) -> tuple[Windows, torch.Tensor]:
+        """Windows of the new sample then the others, and the others' measured amplitudes."""
+        key = (index, self.n_measured)
+        if key not in self._cache:
+            windows = concat_windows([self._windows[i] for i in [index, *others]])
+            target = amplitude(torch.stack([self._intensities[i] for i in others]))
+            self._cache = {key: (windows, target)}
+        return self._cache[key]
 
-    def _union_target(self, others: list[int], exclude: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Union mask of the other samples and the reference seen through it, once per sample."""
-        key = (exclude % self.n_measured, self.n_measured)
-        if key not in self._old_cache:
+    def _union_plan(
+        self, index: int, others: list[int], device
+    ) -> tuple[Windows, int, torch.Tensor]:
+        """Region of the other samples' union mask and the reference's field through it."""
+        key = (index, self.n_measured)
+        if key not in self._cache:
             if self._reference is None:
-                raise RuntimeError("'union' mode needs set_reference() before old_prediction()")
-            mask = torch.stack([self._masks[i] for i in others]).any(dim=0).to(torch.float32)
-            reference = self._reference.reshape(mask.shape)
-            target = self.telescope.project(reference, mask).abs()
-            self._old_cache = {key: (mask, target)}
-        return self._old_cache[key]
+                raise RuntimeError("'union' mode needs set_reference() before predict()")
+            union = self.detector.telescope.union_mask(torch.cat([self._points[i] for i in others]))
+            region, size = self.detector.region(union)
+            region = region.to(device)
+            reference = self.detector.exit_spectra(self._reference.to(device), region)
+            target = self.detector.fields(reference, size).abs()
+            self._cache = {key: (region, size, target)}
+        return self._cache[key]

@@ -17,6 +17,7 @@ import torch
 
 _DIMS = (-2, -1)
 _MAX_FIELDS_PER_CHUNK = 2**24  # complex elements held at once while measuring
+_MASKS_PER_CHUNK = 64  # discs held at once while building a union mask
 
 
 def fft2c(x: torch.Tensor) -> torch.Tensor:
@@ -120,7 +121,11 @@ class Telescope:
 
     def union_mask(self, points: torch.Tensor) -> torch.Tensor:
         """Union of the discs at ``points`` ``[..., 2]`` as a bool ``[N, N]`` mask."""
-        return self.masks(points.reshape(-1, 2)).amax(dim=0) > 0
+        size = self.image_size
+        union = torch.zeros(size, size, dtype=torch.bool, device=self._ky.device)
+        for chunk in points.reshape(-1, 2).split(_MASKS_PER_CHUNK):
+            union |= self.masks(chunk).amax(dim=0) > 0
+        return union
 
     def project(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Field of ``x`` through an arbitrary k-space mask, ``F^-1(F(x) * mask)``.

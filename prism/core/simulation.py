@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from skimage.color import rgb2gray, rgba2rgb
 from skimage.transform import resize
 
-from prism.core.optics import Telescope
 from prism.core.sampling import line_points
+from prism.metrics import crop_object
+
+if TYPE_CHECKING:
+    from prism.core.detector import Detector
 
 
 @dataclass(frozen=True)
@@ -235,22 +239,22 @@ def simulate_measurements(
     x: torch.Tensor,
     centers: torch.Tensor,
     *,
-    telescope: Telescope,
+    detector: Detector,
     samples_per_line_meas: int = 1,
     photons: float | None = None,
     snr_db: float | None = None,
     seed: int = 0,
 ) -> torch.Tensor:
-    """Simulate the measured intensities of every sample once.
+    """Simulate the measured detector intensities of every sample once.
 
     Parameters
     ----------
     x : torch.Tensor
-        Object ``[N, N]``.
+        Object ``[N, N]`` (zero outside its ``obj_size`` square).
     centers : torch.Tensor
         Samples ``[n, 1, 2]`` (points) or ``[n, 2, 2]`` (lines).
-    telescope : Telescope
-        The field operator.
+    detector : Detector
+        The measurement operator (detector grid ``m x m``).
     samples_per_line_meas : int
         Points per line measurement (ignored for points).
     photons, snr_db : float, optional
@@ -261,9 +265,11 @@ def simulate_measurements(
     Returns
     -------
     torch.Tensor
-        Float32 intensities ``[n, N, N]``.
+        Float32 intensities ``[n, m, m]``.
     """
+    square = crop_object(x, detector.obj_size)
+    windows = detector.windows(line_points(centers, samples_per_line_meas))
     with torch.no_grad():
-        clean = telescope.intensity(x, line_points(centers, samples_per_line_meas))
+        clean = detector.intensity(square, windows)
     generator = torch.Generator().manual_seed(seed)
     return add_noise(clean, photons=photons, snr_db=snr_db, generator=generator)

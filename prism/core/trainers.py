@@ -14,9 +14,8 @@ from torch import nn
 
 from prism.config import SCHEDULERS, TrainingConfig, check_choice, training_config
 from prism.core.aggregator import TelescopeAggregator
-from prism.core.optics import amplitude
 from prism.core.sampling import line_points
-from prism.core.simulation import pad_to_grid, support_disc
+from prism.core.simulation import support_disc
 from prism.io import load_checkpoint, save_checkpoint
 from prism.metrics import crop_object, evaluate
 from prism.models.losses import LossAggregator, LossTerms
@@ -58,8 +57,8 @@ class PRISMTrainer:
     Parameters
     ----------
     model : torch.nn.Module
-        Generator called with no input, returning the object ``[1, 1, N, N]``; it exposes
-        ``obj_size`` (e.g. :class:`prism.models.decoder.ProgressiveDecoder`).
+        Generator called with no input, returning the object square ``[1, 1, obj, obj]``; it
+        exposes ``obj_size`` (e.g. :class:`prism.models.decoder.ProgressiveDecoder`).
     optimizer : torch.optim.Optimizer
         Optimiser over the model's parameters.
     scheduler : LR scheduler or None
@@ -114,8 +113,8 @@ class PRISMTrainer:
         Parameters
         ----------
         measurement : torch.Tensor
-            Intensity ``[N, N]`` of the first sample (its amplitude is the target when
-            ``init_target == 'measurement'``).
+            Detector intensity ``[m, m]`` of the first sample (its amplitude, interpolated
+            onto the object grid, is the target when ``init_target == 'measurement'``).
         center : torch.Tensor
             Its centre ``[1, 2]`` or ``[2, 2]`` (kept for the record; unused by the fit).
         image_gt : torch.Tensor or None
@@ -126,7 +125,7 @@ class PRISMTrainer:
         Returns
         -------
         tuple
-            ``(reconstruction [1, 1, N, N], figure)``.
+            ``(reconstruction [1, 1, obj, obj], figure)``.
         """
         target = self._init_target(measurement).to(self.device)
         for _ in range(self.config.init_steps):
@@ -157,8 +156,8 @@ class PRISMTrainer:
         sample_centers : torch.Tensor
             ``[n, 1, 2]`` points or ``[n, 2, 2]`` lines, ``[y, x]`` k-space pixels from DC.
         image : torch.Tensor
-            The measured intensities ``[n, N, N]``, one per sample (simulated once, shared
-            with every algorithm).
+            The measured detector intensities ``[n, m, m]``, one per sample (simulated once,
+            shared with every algorithm).
         image_gt : torch.Tensor or None
             Ground-truth object ``[N, N]`` for per-sample metrics, or None.
         samples_per_line_meas : int
@@ -172,7 +171,7 @@ class PRISMTrainer:
         -------
         dict
             ``history`` (per-sample losses, steps, time, metrics), ``failed`` (index, reason,
-            losses), ``reconstruction`` ``[1, 1, N, N]``, ``metrics`` (final, or None),
+            losses), ``reconstruction`` ``[1, 1, obj, obj]``, ``metrics`` (final, or None),
             ``wall_time_s``, ``pattern_metadata``, ``pattern_spec``.
         """
         points = self._load_samples(sample_centers, image, samples_per_line_meas)
@@ -228,7 +227,7 @@ class PRISMTrainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "next_sample": self.next_sample,
-            "reconstruction_crop": crop_object(self.reconstruction, obj_size).cpu(),
+            "reconstruction_crop": self.reconstruction.reshape(obj_size, obj_size).cpu(),
             "failed": self.failed,
             "history": self.history,
             "rng_state": torch.get_rng_state(),
@@ -256,9 +255,7 @@ class PRISMTrainer:
         if self.scheduler is not None:
             self.scheduler.load_state_dict(state["scheduler"])
         self.next_sample = state["next_sample"]
-        self.reconstruction = pad_to_grid(
-            state["reconstruction_crop"], self.telescope_agg.telescope.image_size
-        ).to(self.device)[None, None]
+        self.reconstruction = state["reconstruction_crop"].to(self.device)[None, None]
         self.failed = list(state["failed"])
         self.history = list(state["history"])
         torch.set_rng_state(state["rng_state"])
@@ -283,20 +280,26 @@ class PRISMTrainer:
         self.optimizer.step()
 
     def _init_target(self, measurement: torch.Tensor) -> torch.Tensor:
-        """Amplitude of the first measurement, or a support disc with the same energy."""
+        """Amplitude of the first measurement, or a support disc with the same energy.
+
+        Both are object squares ``[obj, obj]``; the measured amplitude is interpolated from
+        the detector onto the object grid (:meth:`Detector.amplitude_image`).
+        """
         measurement = measurement.to(torch.float32)
+        obj_size = self.model.obj_size
         if self.config.init_target == "measurement":
-            return amplitude(measurement)
-        disc = support_disc(self.model.obj_size, self.telescope_agg.telescope.image_size)
+            detector = self.telescope_agg.detector
+            return crop_object(detector.amplitude_image(measurement), obj_size)
+        disc = support_disc(obj_size, obj_size).to(torch.float32)
         energy = measurement.clamp_min(0).sum()
-        return disc.to(torch.float32) * torch.sqrt(energy / disc.sum())
+        return disc * torch.sqrt(energy / disc.sum())
 
     def _load_samples(self, sample_centers, image, samples_per_line_meas) -> torch.Tensor:
         points = line_points(sample_centers, samples_per_line_meas)
-        size = self.telescope_agg.telescope.image_size
+        size = self.telescope_agg.detector.size
         if image.shape != (len(points), size, size):
             raise ValueError(
-                f"`image` must hold one [{size}, {size}] intensity per sample "
+                f"`image` must hold one [{size}, {size}] detector intensity per sample "
                 f"({len(points)}), got shape {tuple(image.shape)}"
             )
         for index in range(self.telescope_agg.n_measured, self.next_sample):
@@ -308,8 +311,7 @@ class PRISMTrainer:
         epoch_loss, judged, step = 0.0, None, 0
         for step in range(self.config.step_budget + 1):
             x_hat = self._estimate()
-            new = self.telescope_agg.new_prediction(x_hat, index)
-            old = self.telescope_agg.old_prediction(x_hat, index)
+            new, old = self.telescope_agg.predict(x_hat, index)
             terms = criterion(new, old)
             judged = terms if criterion is self.criterion else self.criterion(new, old)
             if not (torch.isfinite(terms.total) and torch.isfinite(judged.total)):
@@ -354,8 +356,10 @@ class PRISMTrainer:
         self._checkpoint()
 
     def _metrics(self, image_gt: torch.Tensor) -> dict:
-        estimate = self.reconstruction.reshape(image_gt.shape)
-        return evaluate(estimate, image_gt.to(self.device), obj_size=self.model.obj_size).as_dict()
+        obj_size = self.model.obj_size
+        truth = crop_object(image_gt.to(self.device), obj_size)
+        estimate = self.reconstruction.reshape(truth.shape)
+        return evaluate(estimate, truth, obj_size=obj_size).as_dict()
 
     def _log(self, record: dict) -> None:
         if self.writer is None:
@@ -364,9 +368,7 @@ class PRISMTrainer:
         for tag, value in record.items():
             if tag != "index":
                 self.writer.add_scalar(tag, value, step)
-        crop = crop_object(
-            self.reconstruction.reshape(self.reconstruction.shape[-2:]), self.model.obj_size
-        )
+        crop = self.reconstruction.reshape(self.reconstruction.shape[-2:])
         self.writer.add_image("reconstruction", crop.clamp(0, 1)[None].cpu(), step)
 
     def _checkpoint(self) -> None:

@@ -1,4 +1,4 @@
-"""Generators from a fixed latent to the object amplitude on the ``N x N`` grid."""
+"""Generators from a fixed latent to the object amplitude on the object square."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import torch
 from torch import nn
 
 from prism.config import DecoderConfig
-from prism.core.simulation import pad_to_grid
 
 
 class ProgressiveDecoder(nn.Module):
-    """A deep decoder whose output is the object amplitude inside the ``N x N`` grid.
+    """A deep decoder whose output is the object amplitude on its ``obj_size`` square.
 
-    The network generates a map of at least ``obj_size`` pixels, keeps its centred
-    ``obj_size`` crop (sigmoid output, so the amplitude is in ``[0, 1]``) and zero-pads it
-    into the grid at the object's offset. Its cost follows the object, not the grid.
+    The network generates a map of at least ``obj_size`` pixels and keeps its centred
+    ``obj_size`` crop (sigmoid output, so the amplitude is in ``[0, 1]``). Its cost follows
+    the object, not the grid: the square sits in the ``N x N`` grid at offset
+    ``(N - obj_size) // 2`` (:func:`prism.core.simulation.pad_to_grid`), and the detector
+    operator reads it there without building the grid.
 
     Parameters
     ----------
@@ -54,11 +55,10 @@ class ProgressiveDecoder(nn.Module):
         self.map_size = map_size
 
     def forward(self) -> torch.Tensor:
-        """The current object estimate, float32 ``[1, 1, N, N]`` with values in ``[0, 1]``."""
+        """The current object estimate, float32 ``[1, 1, obj, obj]`` with values in ``[0, 1]``."""
         out = self.net(self.latent)
         start = (out.shape[-1] - self.obj_size) // 2
-        crop = out[..., start : start + self.obj_size, start : start + self.obj_size]
-        return pad_to_grid(crop.float(), self.image_size)
+        return out[..., start : start + self.obj_size, start : start + self.obj_size].float()
 
 
 def _upsampling_net(channels: int, depth: int) -> nn.Sequential:

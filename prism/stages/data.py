@@ -11,6 +11,7 @@ import skimage.io
 import torch
 
 from prism.config import NoiseConfig, PhysicsConfig
+from prism.core.detector import Detector
 from prism.core.optics import Telescope
 from prism.core.sampling import make_pattern
 from prism.core.simulation import prepare_object, simulate_measurements
@@ -90,11 +91,11 @@ def simulate(
         seed=seed,
     )
     points = physics.points_per_sample
-    telescope = Telescope(size, sample_diameter=sample_diameter)
+    detector = Detector(Telescope(size, sample_diameter=sample_diameter), obj_size)
     intensities = simulate_measurements(
         x,
         centers,
-        telescope=telescope,
+        detector=detector,
         samples_per_line_meas=points,
         photons=noise.photons,
         snr_db=noise.snr_db,

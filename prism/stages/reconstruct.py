@@ -20,6 +20,7 @@ from prism.core.epie import run_epie
 from prism.core.framing import single_aperture_image, synthetic_aperture_image
 from prism.core.optics import Telescope
 from prism.core.sampling import line_points
+from prism.core.simulation import pad_to_grid
 from prism.core.trainers import CHECKPOINT_NAME, PRISMTrainer, create_scheduler
 from prism.io import (
     MeasurementSet,
@@ -90,23 +91,26 @@ def build_trainer(
     *,
     log_dir: str | os.PathLike | None = None,
     writer=None,
+    device: torch.device | str = "cpu",
 ) -> PRISMTrainer:
-    """A fresh PRISMTrainer for a measurement set and resolved settings, nothing trained yet."""
-    telescope = Telescope(data.image_size, sample_diameter=data.sample_diameter)
+    """A fresh PRISMTrainer for a measurement set and resolved settings, nothing trained yet.
+
+    ``device`` is where the decoder and the data live (e.g. 'cuda').
+    """
     model = ProgressiveDecoder(data.image_size, data.obj_size, config.decoder)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
     scheduler = None
     if config.optimizer.scheduler is not None:
         options = config.optimizer.scheduler_options
         scheduler = create_scheduler(optimizer, config.optimizer.scheduler, **options)
-    aggregator = TelescopeAggregator(telescope, mode=config.training.old_mode)
+    aggregator = TelescopeAggregator(data.detector(), mode=config.training.old_mode)
     return PRISMTrainer(
         model,
         optimizer,
         scheduler,
         aggregator,
         config.training,
-        "cpu",
+        device,
         log_dir=log_dir,
         writer=writer,
     )
@@ -169,7 +173,7 @@ def prism_retry(
     wall_time = state["wall_time_s"] + time.perf_counter() - began
     save_reconstruction(
         out_reconstruction,
-        trainer.reconstruction,
+        pad_to_grid(trainer.reconstruction.reshape(data.obj_size, data.obj_size), data.image_size),
         wall_time_s=wall_time,
         failed_samples=len(trainer.failed),
     )
@@ -178,14 +182,12 @@ def prism_retry(
 
 def epie(data: MeasurementSet, out_reconstruction, config: EPIEConfig, writer=None) -> None:
     """Run ePIE on the measurement set with resolved settings; write the result."""
-    telescope = Telescope(data.image_size, sample_diameter=data.sample_diameter)
     began = time.perf_counter()
     result = run_epie(
         data.intensities,
         data.centers,
-        telescope=telescope,
+        detector=data.detector(),
         samples_per_line_meas=data.samples_per_line_meas,
-        obj_size=data.obj_size,
         config=config,
         image_gt=data.ground_truth,
         writer=writer,

@@ -1,5 +1,6 @@
 import torch
 
+from prism.core.detector import Detector
 from prism.core.framing import single_aperture_image, synthetic_aperture_image
 from prism.core.sampling import line_points
 from prism.core.simulation import simulate_measurements
@@ -8,7 +9,8 @@ from prism.metrics import evaluate
 
 def test_single_aperture_is_the_dc_measurement_amplitude(problem):
     dc = torch.zeros(1, 1, 2)
-    intensity = simulate_measurements(problem.x, dc, telescope=problem.telescope)[0]
+    full = Detector(problem.telescope, problem.obj_size, full_grid=True)
+    intensity = simulate_measurements(problem.x, dc, detector=full)[0]
     image = single_aperture_image(problem.x, problem.telescope)
     assert torch.allclose(image.square(), intensity, atol=1e-6)
 

@@ -6,6 +6,7 @@ import torch
 from skimage.color import rgb2gray, rgba2rgb
 from skimage.transform import resize
 
+from prism.core.detector import Detector
 from prism.core.optics import Telescope
 from prism.core.sampling import line_points, make_pattern
 from prism.core.simulation import (
@@ -17,6 +18,7 @@ from prism.core.simulation import (
     simulate_measurements,
     support_mask,
 )
+from prism.metrics import crop_object
 
 EUROPA = {"wavelength": 520e-9, "distance": 628.3e9, "obj_diameter": 3121.6e3}
 
@@ -336,34 +338,38 @@ def test_add_noise_rejects_non_finite_snr(snr_db):
 
 def _setup(n: int = 32):
     x = prepare_object(_image((40, 40), seed=10), obj_size=16, image_size=n)
-    return x, Telescope(n, sample_diameter=6.0)
+    return x, Detector(Telescope(n, sample_diameter=6.0), 16)
 
 
 @pytest.mark.parametrize("line_length", [0.0, 5.0])
-def test_simulate_noiseless_equals_telescope_intensity(line_length):
-    x, tel = _setup()
+def test_simulate_noiseless_is_the_detector_intensity(line_length):
+    x, det = _setup()
     centers = make_pattern("fermat", 6, r_max=10.0, line_length=line_length, angle=0.3)
-    y = simulate_measurements(x, centers, telescope=tel, samples_per_line_meas=4)
-    assert y.shape == (6, 32, 32)
+    y = simulate_measurements(x, centers, detector=det, samples_per_line_meas=4)
+    assert y.shape == (6, 14, 14)
     assert y.dtype == torch.float32
-    expected = tel.intensity(x, line_points(centers, 4))
+    points = line_points(centers, 4)
+    expected = det.intensity(crop_object(x, 16), det.windows(points))
     torch.testing.assert_close(y, expected, atol=0, rtol=0)
     assert torch.all(y >= 0)
+    full = Detector(det.telescope, 16, full_grid=True)
+    on_grid = simulate_measurements(x, centers, detector=full, samples_per_line_meas=4)
+    torch.testing.assert_close(on_grid, det.telescope.intensity(x, points), atol=1e-7, rtol=0)
     # Seed is irrelevant without noise.
     assert torch.equal(
-        simulate_measurements(x, centers, telescope=tel, seed=5, samples_per_line_meas=4), y
+        simulate_measurements(x, centers, detector=det, seed=5, samples_per_line_meas=4), y
     )
 
 
 @pytest.mark.parametrize("noise", [{"photons": 1e4}, {"snr_db": 20.0}])
 def test_simulate_noisy_is_seeded(noise):
-    x, tel = _setup()
+    x, det = _setup()
     centers = make_pattern("random", 5, r_max=8.0, seed=1)
-    a = simulate_measurements(x, centers, telescope=tel, seed=3, **noise)
-    b = simulate_measurements(x, centers, telescope=tel, seed=3, **noise)
-    c = simulate_measurements(x, centers, telescope=tel, seed=4, **noise)
-    clean = simulate_measurements(x, centers, telescope=tel)
-    assert a.shape == (5, 32, 32)
+    a = simulate_measurements(x, centers, detector=det, seed=3, **noise)
+    b = simulate_measurements(x, centers, detector=det, seed=3, **noise)
+    c = simulate_measurements(x, centers, detector=det, seed=4, **noise)
+    clean = simulate_measurements(x, centers, detector=det)
+    assert a.shape == (5, 14, 14)
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
     assert not torch.equal(a, clean)
@@ -372,12 +378,12 @@ def test_simulate_noisy_is_seeded(noise):
 
 
 def test_simulate_does_not_touch_global_rng():
-    x, tel = _setup()
+    x, det = _setup()
     centers = make_pattern("fermat", 4, r_max=8.0, line_length=3.0, angle=1.0)
     torch.manual_seed(1234)
     before = torch.get_rng_state()
     simulate_measurements(
-        x, centers, telescope=tel, samples_per_line_meas=3, photons=1e3, snr_db=15.0, seed=7
+        x, centers, detector=det, samples_per_line_meas=3, photons=1e3, snr_db=15.0, seed=7
     )
     assert torch.equal(torch.get_rng_state(), before)
 

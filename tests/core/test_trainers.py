@@ -3,6 +3,7 @@ import torch
 
 from prism.config import DecoderConfig, TrainingConfig
 from prism.core.aggregator import TelescopeAggregator
+from prism.core.framing import single_aperture_image
 from prism.core.trainers import CHECKPOINT_NAME, PRISMTrainer, create_scheduler
 from prism.metrics import evaluate
 from prism.models.decoder import ProgressiveDecoder
@@ -26,7 +27,7 @@ def make_trainer(problem, config=FAST, *, mode="replay", scheduler="plateau", **
     model = ProgressiveDecoder(problem.image_size, problem.obj_size, DecoderConfig())
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     sched = create_scheduler(optimizer, scheduler, patience=1) if scheduler else None
-    agg = TelescopeAggregator(problem.telescope, mode=mode)
+    agg = TelescopeAggregator(problem.detector, mode=mode)
     return PRISMTrainer(model, optimizer, sched, agg, config, "cpu", **kwargs)
 
 
@@ -39,10 +40,10 @@ def run(trainer, problem, n=None):
 @pytest.mark.parametrize("mode", ["replay", "union"])
 def test_end_to_end_beats_the_single_aperture_image(problem, mode):
     result = run(make_trainer(problem, mode=mode), problem)
-    single = evaluate(problem.y[0].sqrt(), problem.x, obj_size=problem.obj_size)
+    single = evaluate(single_aperture_image(problem.x, problem.telescope), problem.x, obj_size=32)
     assert result["metrics"]["ssim"] > single.ssim + 0.3
     assert len(result["history"]) == len(problem.centers)
-    assert result["reconstruction"].shape == (1, 1, problem.image_size, problem.image_size)
+    assert result["reconstruction"].shape == (1, 1, problem.obj_size, problem.obj_size)
     for failure in result["failed"]:
         assert failure["reason"] == "step budget exhausted"
         assert max(failure["loss_old"], failure["loss_new"]) >= FAST.loss_th
@@ -133,7 +134,7 @@ def test_live_figure_is_drawn(problem):
 
 
 def test_image_must_match_the_samples(problem):
-    with pytest.raises(ValueError, match="one \\[64, 64\\] intensity per sample"):
+    with pytest.raises(ValueError, match="one \\[26, 26\\] detector intensity per sample"):
         make_trainer(problem).run_progressive_training(problem.centers, problem.y[:3], None, 1)
 
 
@@ -152,8 +153,8 @@ def test_support_initialization_and_amp_run(problem):
     config = TrainingConfig(n_epochs=10, max_epochs=1, init_target="support", init_steps=20)
     trainer = make_trainer(problem, config, use_amp=True)
     reconstruction, _ = trainer.run_initialization(problem.y[0], problem.centers[0], None)
-    corner, centre = (problem.image_size - problem.obj_size) // 2, problem.image_size // 2
-    assert reconstruction[0, 0, centre, centre] > 2 * reconstruction[0, 0, corner, corner]
+    centre = problem.obj_size // 2
+    assert reconstruction[0, 0, centre, centre] > 2 * reconstruction[0, 0, 0, 0]
     result = trainer.run_progressive_training(problem.centers[:2], problem.y[:2], None, 1)
     assert result["metrics"] is None and torch.isfinite(result["reconstruction"]).all()
 
@@ -168,7 +169,7 @@ def test_checkpoint_of_another_decoder_is_refused(problem, tmp_path):
     run(make_trainer(problem, log_dir=tmp_path), problem, n=1)
     model = ProgressiveDecoder(problem.image_size, problem.obj_size, DecoderConfig(channels=32))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    agg = TelescopeAggregator(problem.telescope, mode="replay")
+    agg = TelescopeAggregator(problem.detector, mode="replay")
     other = PRISMTrainer(model, optimizer, None, agg, FAST, "cpu")
     with pytest.raises(ValueError, match="another model architecture"):
         other.resume(tmp_path / CHECKPOINT_NAME)

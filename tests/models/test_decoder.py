@@ -2,20 +2,17 @@ import pytest
 import torch
 
 from prism.config import DecoderConfig
-from prism.core.simulation import support_mask
 from prism.models.decoder import ProgressiveDecoder
 
 
 @pytest.mark.parametrize("kind", ["upsample", "transposed"])
 @pytest.mark.parametrize("obj_size", [16, 33, 73])
-def test_output_is_a_nonnegative_object_inside_its_support(kind, obj_size):
+def test_output_is_the_nonnegative_object_square(kind, obj_size):
     model = ProgressiveDecoder(128, obj_size, DecoderConfig(kind=kind))
     out = model()
-    assert out.shape == (1, 1, 128, 128) and out.dtype == torch.float32
+    assert out.shape == (1, 1, obj_size, obj_size) and out.dtype == torch.float32
     assert model.map_size >= obj_size
-    support = support_mask(obj_size, 128)
-    assert (out[0, 0][~support] == 0).all()
-    assert (out[0, 0][support] > 0).all() and (out <= 1).all()
+    assert (out > 0).all() and (out <= 1).all()
 
 
 def test_seed_sets_weights_and_latent():
