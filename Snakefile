@@ -27,8 +27,9 @@ include: "workflow/rules/baselines.smk"
 include: "workflow/rules/evaluate.smk"
 
 
+report: "workflow/report/workflow.rst"
+
+
 rule all:
     input:
-        "results/summary.csv",
-        "results/scores.png",
-        "metrics/study.json",
+        rules.summarize.output,

@@ -73,9 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     summarize = stage(
         "summarize",
-        "results table and figure",
-        "--out-csv",
-        "--out-png",
+        "results tables and figures",
+        "--out-dir",
         "--out-metrics",
         "--out-curves",
     )
@@ -119,10 +118,10 @@ def _run_stage(args: argparse.Namespace, settings: dict, measurements, writer) -
             seed=args.seed,
         )
     elif args.stage == "summarize":
-        from prism.plotting import plot_scores
+        from prism.stages import report
 
-        plot_scores(evaluate.summarize(args.metrics, args.out_csv), args.out_png)
-        evaluate.write_tracked_scores(args.metrics, args.out_metrics, args.out_curves)
+        report.summarize(args.metrics, args.out_dir)
+        report.write_tracked_scores(args.metrics, args.out_metrics, args.out_curves)
     elif args.stage.startswith("prism-"):
         _run_prism(args, settings["prism"], measurements, writer)
     elif args.stage == "epie":

@@ -1,4 +1,4 @@
-"""Matplotlib figures of a run (outside the algorithm core)."""
+"""The live figure of a progressive run, outside the algorithm core (study figures: figures)."""
 
 from __future__ import annotations
 
@@ -52,29 +52,3 @@ def update_figure(figure, reconstruction, cum_mask, history):
         loss_axis.legend()
     loss_axis.set_title("losses")
     return figure
-
-
-def plot_scores(table, out_png) -> None:
-    """SSIM and PSNR (mean +- std over seeds) against the number of apertures, per method.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        The study summary (columns ``algorithm``, ``n_samples``, ``ssim_mean``, ...).
-    out_png : path-like
-        Where the figure goes (written atomically).
-    """
-    from prism.io import atomic_write
-
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-    for axis, score in zip(axes, ("ssim", "psnr"), strict=True):
-        for algorithm, rows in table.groupby("algorithm", sort=True):
-            means = rows.groupby("n_samples")[f"{score}_mean"].mean()
-            spread = rows.groupby("n_samples")[f"{score}_std"].mean().fillna(0)
-            axis.errorbar(means.index, means, yerr=spread, marker="o", capsize=3, label=algorithm)
-        axis.set_xlabel("number of apertures")
-        axis.set_ylabel(score.upper() if score == "ssim" else "PSNR (dB)")
-        axis.grid(alpha=0.3)
-    axes[0].legend()
-    atomic_write(out_png, lambda tmp: figure.savefig(tmp, dpi=150, format="png"))
-    plt.close(figure)

@@ -37,32 +37,47 @@ from prism.models.losses import LossAggregator
 FRAMINGS = ("single_aperture", "synthetic_aperture")
 
 
+HISTORY_COLUMNS = ("index", "loss_old", "loss_new", "steps", "ssim", "psnr", "nrmse")
+
+
 def save_reconstruction(
     path: str | os.PathLike,
     reconstruction: torch.Tensor,
     *,
     wall_time_s: float,
     failed_samples: int = 0,
+    history: list[dict] | None = None,
 ) -> Path:
-    """Write a reconstruction ``[N, N]`` with its wall time and failed-sample count."""
+    """Write a reconstruction ``[N, N]`` with its wall time, failed samples and history.
+
+    ``history`` is PRISM's per-sample record list; its columns in :data:`HISTORY_COLUMNS`
+    are stored as ``history_<column>`` arrays (the learning curves of the report).
+    """
     image = reconstruction.detach().reshape(reconstruction.shape[-2:]).cpu().numpy()
-    return save_arrays(
-        {
-            "reconstruction": image,
-            "wall_time_s": np.array(wall_time_s),
-            "failed_samples": np.array(failed_samples),
-        },
-        path,
-    )
+    arrays = {
+        "reconstruction": image,
+        "wall_time_s": np.array(wall_time_s),
+        "failed_samples": np.array(failed_samples),
+    }
+    for column in HISTORY_COLUMNS:
+        if history and column in history[0]:
+            arrays[f"history_{column}"] = np.array([record[column] for record in history])
+    return save_arrays(arrays, path)
 
 
 def load_reconstruction(path: str | os.PathLike) -> dict:
-    """Read a file written by :func:`save_reconstruction` (tensor plus plain numbers)."""
+    """Read a file written by :func:`save_reconstruction`.
+
+    Returns ``reconstruction`` (tensor), ``wall_time_s``, ``failed_samples`` and ``history``
+    (column name -> array; empty when none was stored).
+    """
     arrays = load_arrays(path)
+    prefix = "history_"
     return {
         "reconstruction": torch.from_numpy(arrays["reconstruction"]),
         "wall_time_s": float(arrays["wall_time_s"]),
         "failed_samples": int(arrays["failed_samples"]),
+        "history": {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)},
     }
 
 
@@ -176,6 +191,7 @@ def prism_retry(
         pad_to_grid(trainer.reconstruction.reshape(data.obj_size, data.obj_size), data.image_size),
         wall_time_s=wall_time,
         failed_samples=len(trainer.failed),
+        history=trainer.history,
     )
     return recovered
 

@@ -4,6 +4,7 @@ import json
 import shutil
 from itertools import pairwise
 
+import imageio.v3 as imageio
 import pandas as pd
 import yaml
 from mlflow import MlflowClient
@@ -30,13 +31,53 @@ def test_outputs_exist_and_the_table_covers_the_study(tiny_study):
     assert sorted(table["n_samples"].unique()) == n_samples
     assert len(table) == len(ALGORITHMS) * len(n_samples)
     assert table["ssim_mean"].between(0, 1).all()
-    assert (tiny_study / "results/scores.png").stat().st_size > 1000
+    timing = pd.read_csv(tiny_study / "results/timing.csv")
+    assert list(timing.columns[-2:]) == ["wall_time_s_mean", "wall_time_s_std"]
+    assert "wall_time_s_mean" not in table and len(timing) == len(table)
     for algorithm in ALGORITHMS:
         run_dir = tiny_study / f"results/moon/fermat-n3-noiseless-s0/{algorithm}"
         metrics = json.loads((run_dir / "metrics.json").read_text())
         assert metrics["algorithm"] == algorithm and metrics["n_samples"] == 3
         assert {"ssim", "psnr", "nrmse", "failed_samples", "wall_time_s"} <= set(metrics)
         assert (run_dir / "reconstruction.png").exists()
+
+
+def test_figures_are_paper_sized_and_the_report_holds_them(tiny_study, tmp_path, workflow_tools):
+    for name in ("scores", "gallery", "coverage", "learning_curves"):
+        image = imageio.imread(tiny_study / f"results/{name}.png")
+        assert image.shape[1] == 1400, name  # 7 inches at 200 dpi: one two-column figure
+        assert image.std() > 10, name  # something is drawn
+    html = (tiny_study / "results/summary.html").read_text()
+    assert "PRISM (replay)" in html and "SSIM" in html and " ± " in html
+    report = tmp_path / "report.html"
+    workflow_tools.run(tiny_study, "snakemake", "--report", str(report))
+    text = report.read_text()
+    for caption in (
+        "The study table",
+        "Ground truth and every method",
+        "k-space coverage",
+        "per-sample learning curves",
+        "Wall time per reconstruction",
+    ):
+        assert caption in text
+    assert text.count("data:image/png;") >= 4 and "filename=summary.html" in text  # embedded
+
+
+def test_a_second_run_from_a_clean_copy_reproduces_the_results(
+    tiny_study, tmp_path, workflow_tools
+):
+    again = workflow_tools.copy_workflow(tmp_path / "again")
+    done = workflow_tools.snakemake(again, "--cores", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in (
+        "results/summary.csv",
+        "results/summary.html",
+        "results/scores.png",
+        "results/gallery.png",
+        "metrics/study.json",
+        "metrics/scores.csv",
+    ):
+        assert (again / name).read_bytes() == (tiny_study / name).read_bytes(), name
 
 
 def test_one_finished_run_per_reconstruction_under_the_study(tiny_study):

@@ -1,4 +1,5 @@
 # Score every reconstruction with the one metrics module, then summarize the study.
+CAPTIONS = "../report"
 
 
 rule evaluate:
@@ -22,13 +23,20 @@ rule summarize:
     input:
         study_metrics(),
     output:
-        table="results/summary.csv",
-        figure="results/scores.png",
+        table=report("results/summary.csv", caption=f"{CAPTIONS}/summary.rst", category="1 Results"),
+        table_html=report("results/summary.html", caption=f"{CAPTIONS}/summary.rst", category="1 Results"),
+        scores=report("results/scores.png", caption=f"{CAPTIONS}/scores.rst", category="1 Results"),
+        gallery=report("results/gallery.png", caption=f"{CAPTIONS}/gallery.rst", category="1 Results"),
+        coverage=report("results/coverage.png", caption=f"{CAPTIONS}/coverage.rst", category="2 Data"),
+        curves=report(
+            "results/learning_curves.png", caption=f"{CAPTIONS}/learning_curves.rst", category="3 PRISM"
+        ),
+        timing=report("results/timing.csv", caption=f"{CAPTIONS}/timing.rst", category="4 Cost"),
         metrics="metrics/study.json",
-        curves="metrics/scores.csv",
+        scores_csv="metrics/scores.csv",
     log:
         "logs/summarize.log",
     threads: 1
     shell:
-        "python -m prism summarize --metrics {input} --out-csv {output.table} --out-png {output.figure}"
-        " --out-metrics {output.metrics} --out-curves {output.curves} > {log} 2>&1"
+        "python -m prism summarize --metrics {input} --out-dir results"
+        " --out-metrics {output.metrics} --out-curves {output.scores_csv} > {log} 2>&1"

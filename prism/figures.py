@@ -1,0 +1,201 @@
+"""The study's figures, at paper size, in the colour-blind-safe Okabe-Ito palette.
+
+Every method keeps one colour and one marker in every figure. Figures are written with
+fixed metadata, so a rerun of the same study writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from prism.io import atomic_write  # noqa: E402
+
+STYLE = {  # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency
+    "prism-replay": ("#0072B2", "o", "PRISM (replay)"),
+    "prism-union": ("#56B4E9", "s", "PRISM (union)"),
+    "epie": ("#D55E00", "^", "ePIE"),
+    "synthetic_aperture": ("#009E73", "D", "synthetic aperture"),
+    "single_aperture": ("#000000", "v", "single aperture"),
+}
+PAPER_WIDTH_IN = 7.0  # a two-column figure
+_SAVE = {"dpi": 200, "format": "png", "metadata": {"Software": None}}
+
+
+def label(algorithm: str) -> str:
+    """The display name of an algorithm."""
+    return STYLE[algorithm][2]
+
+
+def plot_scores(frame: pd.DataFrame, out_png: str | os.PathLike) -> None:
+    """SSIM and PSNR against the number of apertures, one row per (pattern, noise).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per reconstruction (``object``, ``pattern``, ``noise``, ``seed``,
+        ``algorithm``, ``n_samples``, ``ssim``, ``psnr``).
+    out_png : path-like
+        Where the figure goes. Points are means over objects and seeds; bars are the standard
+        deviation over seeds, averaged over objects.
+    """
+    cases = list(frame.groupby(["pattern", "noise"], sort=True).groups)
+    figure, axes = plt.subplots(
+        len(cases),
+        2,
+        figsize=(PAPER_WIDTH_IN, 2.6 * len(cases) + 0.6),
+        layout="constrained",
+        squeeze=False,
+    )
+    for row, (pattern, noise) in enumerate(cases):
+        case = frame[(frame["pattern"] == pattern) & (frame["noise"] == noise)]
+        for axis, score in zip(axes[row], ("ssim", "psnr"), strict=True):
+            _score_panel(axis, case, score)
+            axis.set_title(f"{pattern}, {noise}", fontsize=9)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
+    _save(figure, out_png)
+
+
+def _score_panel(axis, case: pd.DataFrame, score: str) -> None:
+    for algorithm in [name for name in STYLE if name in set(case["algorithm"])]:
+        rows = case[case["algorithm"] == algorithm]
+        per_object = rows.groupby(["n_samples", "object"])[score].agg(["mean", "std"])
+        curve = per_object.groupby("n_samples").mean().fillna(0.0)
+        colour, marker, name = STYLE[algorithm]
+        axis.errorbar(
+            curve.index,
+            curve["mean"],
+            yerr=curve["std"],
+            color=colour,
+            marker=marker,
+            markersize=4,
+            capsize=2,
+            label=name,
+        )
+    axis.set_xticks(sorted(case["n_samples"].unique()))
+    axis.set_xlabel("number of apertures", fontsize=8)
+    axis.set_ylabel("SSIM" if score == "ssim" else "PSNR (dB)", fontsize=8)
+    axis.tick_params(labelsize=7)
+    axis.grid(alpha=0.3)
+
+
+def plot_gallery(rows: list[tuple[str, list[tuple[str, np.ndarray]]]], out_png) -> None:
+    """Ground truth and reconstructions side by side, one row per case.
+
+    Parameters
+    ----------
+    rows : list
+        ``(row_label, [(tile_title, image [H, W] in [0, 1]), ...])``; every row has the same
+        number of tiles.
+    out_png : path-like
+        Where the figure goes.
+    """
+    n_cols = len(rows[0][1])
+    tile = PAPER_WIDTH_IN / n_cols
+    figure, axes = plt.subplots(
+        len(rows),
+        n_cols,
+        figsize=(PAPER_WIDTH_IN, tile * len(rows) * 1.15),
+        layout="constrained",
+        squeeze=False,
+    )
+    for axis_row, (row_label, tiles) in zip(axes, rows, strict=True):
+        for axis, (title, image) in zip(axis_row, tiles, strict=True):
+            axis.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            axis.set_title(title, fontsize=7)
+            axis.set_xticks([])
+            axis.set_yticks([])
+        axis_row[0].set_ylabel(row_label, fontsize=7)
+    _save(figure, out_png)
+
+
+def plot_coverage(masks: list[tuple[str, np.ndarray]], out_png) -> None:
+    """The k-space coverage (union of the measured apertures) of each pattern.
+
+    Parameters
+    ----------
+    masks : list
+        ``(title, bool mask [N, N])`` per pattern and number of apertures.
+    out_png : path-like
+        Where the figure goes.
+    """
+    n_cols = min(len(masks), 4)
+    n_rows = -(-len(masks) // n_cols)
+    tile = PAPER_WIDTH_IN / n_cols
+    figure, axes = plt.subplots(
+        n_rows, n_cols, figsize=(PAPER_WIDTH_IN, tile * n_rows * 1.1), squeeze=False
+    )
+    for axis in axes.flat:
+        axis.set_axis_off()
+    for axis, (title, mask) in zip(axes.flat, masks, strict=False):
+        size = mask.shape[-1]
+        extent = (-size / 2, size / 2, size / 2, -size / 2)
+        axis.imshow(mask, cmap="Blues", vmin=0, vmax=1.25, extent=extent, interpolation="nearest")
+        axis.set_title(f"{title}\n{mask.mean():.1%} of the pupil", fontsize=7)
+        axis.set_axis_on()
+        axis.tick_params(labelsize=6)
+    figure.supxlabel("k_x (pixels from DC)", fontsize=8)
+    figure.supylabel("k_y (pixels from DC)", fontsize=8)
+    figure.set_layout_engine("constrained")
+    _save(figure, out_png)
+
+
+def plot_learning_curves(curves: list[tuple[str, str, dict]], out_png) -> None:
+    """PRISM's per-sample learning curves: SSIM and the two losses after each sample.
+
+    Parameters
+    ----------
+    curves : list
+        ``(panel_title, algorithm, history)``; ``history`` maps ``index``, ``ssim``,
+        ``loss_new``, ``loss_old`` to per-sample arrays. Curves sharing a title share a panel;
+        with no curve the figure says so.
+    out_png : path-like
+        Where the figure goes.
+    """
+    titles = list(dict.fromkeys(title for title, _, _ in curves))
+    if not titles:
+        figure = plt.figure(figsize=(PAPER_WIDTH_IN, 1.0))
+        figure.text(0.5, 0.5, "no PRISM reconstruction in this study", ha="center", va="center")
+        _save(figure, out_png)
+        return
+    figure, axes = plt.subplots(
+        2,
+        len(titles),
+        figsize=(PAPER_WIDTH_IN, 4.4),
+        layout="constrained",
+        squeeze=False,
+        sharex="col",
+    )
+    for title, algorithm, history in curves:
+        top, bottom = axes[:, titles.index(title)]
+        colour, marker, name = STYLE[algorithm]
+        samples = np.asarray(history["index"]) + 1
+        top.plot(samples, history["ssim"], color=colour, marker=marker, markersize=3, label=name)
+        bottom.semilogy(samples, history["loss_new"], color=colour, label=f"{name}: new")
+        old = np.where(samples > 1, history["loss_old"], np.nan)  # no old term at first
+        bottom.semilogy(samples, old, color=colour, linestyle="--", label=f"{name}: old")
+        top.set_title(title, fontsize=8)
+    for top, bottom in axes.T:
+        top.set_ylabel("SSIM", fontsize=8)
+        bottom.set_ylabel("loss at the sample's end", fontsize=8)
+        bottom.set_xlabel("apertures measured", fontsize=8)
+        bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+        for axis in (top, bottom):
+            axis.tick_params(which="both", labelsize=7)
+            axis.grid(alpha=0.3)
+    axes[1, 0].legend(fontsize=6)
+    _save(figure, out_png)
+
+
+def _save(figure, out_png) -> None:
+    atomic_write(out_png, lambda tmp: figure.savefig(tmp, **_SAVE))
+    plt.close(figure)

@@ -1,0 +1,173 @@
+"""The study's results: tables, figures and the DVC-tracked headline scores.
+
+Everything is read from the per-reconstruction metrics JSON files (which name their
+measurement set and reconstruction), so the summary needs no knowledge of the file layout.
+Quality tables and figures depend only on the reconstructions; wall times go to their own
+table, so a rerun of the same study reproduces ``summary.csv`` byte for byte.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from prism import figures
+from prism.io import atomic_write, load_measurements
+from prism.metrics import crop_object
+from prism.stages.evaluate import KEYS, coverage, write_json
+from prism.stages.reconstruct import load_reconstruction
+
+QUALITY = ("ssim", "psnr", "nrmse", "failed_samples")
+PRISM_ALGORITHMS = ("prism-replay", "prism-union")
+
+
+def read_metrics(metrics_paths: list[str | os.PathLike]) -> pd.DataFrame:
+    """Every reconstruction's metrics JSON as one row, in a fixed order."""
+    records = [json.loads(Path(path).read_text()) for path in metrics_paths]
+    return pd.DataFrame.from_records(records).sort_values(list(KEYS), ignore_index=True)
+
+
+def summarize(metrics_paths, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write the study's tables and figures into ``out_dir``.
+
+    Parameters
+    ----------
+    metrics_paths : list of path-like
+        The metrics JSON of every reconstruction of the study.
+    out_dir : path-like
+        Receives ``summary.csv`` (mean and standard deviation over seeds of SSIM, PSNR,
+        NRMSE and failed samples, one row per configuration), ``summary.html`` (the same,
+        formatted for reading), ``timing.csv`` (wall time, likewise), ``scores.png``,
+        ``gallery.png``, ``coverage.png`` and ``learning_curves.png``.
+
+    Returns
+    -------
+    dict
+        The written paths by name.
+    """
+    frame = read_metrics(metrics_paths)
+    out = Path(out_dir)
+    summary = _over_seeds(frame, QUALITY)
+    paths = {
+        "summary": _write_table(summary, out / "summary.csv"),
+        "summary_html": _write_html(summary, out / "summary.html"),
+        "timing": _write_table(_over_seeds(frame, ("wall_time_s",)), out / "timing.csv"),
+    }
+    paths["scores"] = out / "scores.png"
+    figures.plot_scores(frame, paths["scores"])
+    paths["gallery"] = out / "gallery.png"
+    figures.plot_gallery(gallery_rows(frame), paths["gallery"])
+    paths["coverage"] = out / "coverage.png"
+    figures.plot_coverage(coverage_maps(frame), paths["coverage"])
+    paths["learning_curves"] = out / "learning_curves.png"
+    figures.plot_learning_curves(learning_curves(frame), paths["learning_curves"])
+    return paths
+
+
+def _over_seeds(frame: pd.DataFrame, scores: tuple[str, ...]) -> pd.DataFrame:
+    group = [key for key in KEYS if key != "seed"]
+    table = frame.groupby(group, sort=True)[list(scores)].agg(["mean", "std"])
+    table.columns = [f"{name}_{stat}" for name, stat in table.columns]
+    table.insert(0, "n_seeds", frame.groupby(group, sort=True)["seed"].nunique())
+    return table.reset_index()
+
+
+def _write_table(table: pd.DataFrame, path: Path) -> Path:
+    return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
+
+
+def _write_html(summary: pd.DataFrame, path: Path) -> Path:
+    """The study table for reading: ``mean ± std`` per score, methods by display name."""
+    shown = summary[["object", "pattern", "n_samples", "noise"]].copy()
+    shown["method"] = summary["algorithm"].map(figures.label)
+    shown["seeds"] = summary["n_seeds"]
+    for score, title, digits in _SHOWN:
+        mean, std = summary[f"{score}_mean"], summary[f"{score}_std"].fillna(0.0)
+        shown[title] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(mean, std, strict=True)]
+    html = shown.to_html(index=False, border=0, classes="prism-summary")
+    head = f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'>{_CSS}</head>"
+    page = f"{head}<body>{html}</body></html>\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+
+
+_SHOWN = (("ssim", "SSIM", 3), ("psnr", "PSNR (dB)", 2), ("nrmse", "NRMSE", 3))
+_SHOWN += (("failed_samples", "failed samples", 1),)
+_CSS = (
+    "<style>table{border-collapse:collapse;font:13px sans-serif}"
+    "td,th{padding:2px 8px;text-align:right}tr:nth-child(even){background:#f2f2f2}</style>"
+)
+
+
+def _first_cases(frame: pd.DataFrame) -> pd.DataFrame:
+    """The reconstructions of the first pattern, noise and seed: what galleries show."""
+    first = {name: sorted(frame[name].unique())[0] for name in ("pattern", "noise", "seed")}
+    chosen = np.logical_and.reduce([frame[name] == value for name, value in first.items()])
+    return frame[chosen]
+
+
+def _ordered(algorithms) -> list[str]:
+    return [name for name in figures.STYLE if name in set(algorithms)]
+
+
+def gallery_rows(frame: pd.DataFrame) -> list:
+    """Ground truth and every method, per object and number of apertures (first seed)."""
+    rows = []
+    cases = _first_cases(frame)
+    for (obj, n), case in cases.groupby(["object", "n_samples"], sort=True):
+        data = load_measurements(case["measurements"].iloc[0])
+        tiles = [("ground truth", _crop(data.ground_truth, data.obj_size))]
+        for algorithm in _ordered(case["algorithm"]):
+            record = case[case["algorithm"] == algorithm].iloc[0]
+            image = load_reconstruction(record["reconstruction"])["reconstruction"]
+            title = f"{figures.label(algorithm)}\nSSIM {record['ssim']:.3f}"
+            tiles.append((title, _crop(image, data.obj_size)))
+        rows.append((f"{obj}, {n} apertures", tiles))
+    return rows
+
+
+def coverage_maps(frame: pd.DataFrame) -> list:
+    """The k-space coverage of every pattern and number of apertures (first object, seed)."""
+    cases = _first_cases(frame)
+    cases = cases[cases["object"] == sorted(cases["object"].unique())[0]]
+    maps = []
+    for (pattern, n), case in cases.groupby(["pattern", "n_samples"], sort=True):
+        data = load_measurements(case["measurements"].iloc[0])
+        maps.append((f"{pattern}, {n} apertures", coverage(data).numpy()))
+    return maps
+
+
+def learning_curves(frame: pd.DataFrame) -> list:
+    """PRISM's per-sample history, per object and number of apertures (first seed)."""
+    cases = _first_cases(frame)
+    cases = cases[cases["algorithm"].isin(PRISM_ALGORITHMS)]
+    curves = []
+    for (obj, n), case in cases.groupby(["object", "n_samples"], sort=True):
+        for algorithm in _ordered(case["algorithm"]):
+            path = case[case["algorithm"] == algorithm]["reconstruction"].iloc[0]
+            history = load_reconstruction(path)["history"]
+            if history:
+                curves.append((f"{obj}, {n} apertures", algorithm, history))
+    return curves
+
+
+def _crop(image, obj_size: int) -> np.ndarray:
+    return crop_object(image.abs(), obj_size).clamp(0, 1).numpy()
+
+
+def write_tracked_scores(metrics_paths, out_json, out_curve_csv) -> None:
+    """The study's headline scores for DVC: metrics per algorithm, SSIM/PSNR curves.
+
+    ``out_json`` holds each algorithm's SSIM, PSNR and NRMSE averaged over every
+    reconstruction of the study; ``out_curve_csv`` their means per number of apertures.
+    Wall times are left out so that a rerun of the same study gives identical files.
+    """
+    frame = read_metrics(metrics_paths)
+    quality = ["ssim", "psnr", "nrmse"]
+    overall = frame.groupby("algorithm", sort=True)[quality].mean()
+    write_json({name: row.round(6).to_dict() for name, row in overall.iterrows()}, out_json)
+    curves = frame.groupby(["algorithm", "n_samples"], sort=True)[quality].mean().reset_index()
+    _write_table(curves, Path(out_curve_csv))
