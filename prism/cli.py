@@ -19,6 +19,7 @@ import torch
 from prism.config import (
     EPIEConfig,
     NoiseConfig,
+    PatternConfig,
     PhysicsConfig,
     PrismConfig,
     from_mapping,
@@ -26,7 +27,7 @@ from prism.config import (
 from prism.io import file_sha256, load_measurements
 from prism.stages.reconstruct import resolve_epie, resolve_prism
 
-JSON_SETTINGS = ("physics", "noise", "prism", "epie")
+JSON_SETTINGS = ("physics", "pattern", "noise", "prism", "epie")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -50,9 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 
     stage("prepare", "image -> prepared object", "--source", "--out", "--physics")
     simulate = stage("simulate", "prepared object -> measurements", "--prepared", "--out")
-    for option in ("--physics", "--noise"):
+    for option in ("--pattern", "--noise"):
         simulate.add_argument(option, required=True, type=json.loads)
-    simulate.add_argument("--pattern", required=True)
     simulate.add_argument("--n-samples", type=int, required=True)
     simulate.add_argument("--seed", type=int, required=True)
     for name in ("prism-init", "prism-train", "prism-retry"):
@@ -91,6 +91,7 @@ def _settings(args: argparse.Namespace) -> dict:
     """The stage's typed settings from its JSON options (unknown keys are errors)."""
     builders = {
         "physics": lambda m: from_mapping(PhysicsConfig, m, "physics"),
+        "pattern": lambda m: from_mapping(PatternConfig, m, "pattern"),
         "noise": lambda m: from_mapping(NoiseConfig, m, "noise"),
         "prism": PrismConfig.from_mapping,
         "epie": lambda m: from_mapping(EPIEConfig, m, "epie"),
@@ -111,9 +112,8 @@ def _run_stage(args: argparse.Namespace, settings: dict, measurements, writer) -
         data.simulate(
             args.prepared,
             args.out,
-            physics=settings["physics"],
+            pattern=settings["pattern"],
             noise=settings["noise"],
-            pattern=args.pattern,
             n_samples=args.n_samples,
             seed=args.seed,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, dataclass, field, fields
 
+from prism.core.sampling import PATTERNS
 from prism.core.simulation import Geometry, derive_geometry
 
 LOSS_TYPES = ("l1", "l2", "ssim")
@@ -151,7 +152,7 @@ class EPIEConfig:
 
 @dataclass(frozen=True)
 class PhysicsConfig:
-    """The instrument and the sampling pattern's geometry.
+    """The instrument: grid, object and aperture sizes, or the physics they derive from.
 
     Attributes
     ----------
@@ -164,14 +165,6 @@ class PhysicsConfig:
     wavelength, distance, obj_diameter, dxf : float or None
         Physical set-up in metres (all four or none), see
         :func:`prism.core.simulation.derive_geometry`.
-    r_max : float or None
-        Radius of the pattern in k-space pixels; None is ``image_size / 2``.
-    line_length : float
-        Length of line samples in k-space pixels; 0 gives point samples.
-    line_angle : float or None
-        Angle of every line in radians; None draws a seeded random angle per line.
-    samples_per_line_meas : int
-        Points per line measurement (ignored for points).
     """
 
     image_size: int = 256
@@ -181,23 +174,9 @@ class PhysicsConfig:
     distance: float | None = None
     obj_diameter: float | None = None
     dxf: float | None = None
-    r_max: float | None = None
-    line_length: float = 0.0
-    line_angle: float | None = None
-    samples_per_line_meas: int = 1
 
     def __post_init__(self) -> None:
         check_positive("image_size", self.image_size, integer=True)
-        check_positive("samples_per_line_meas", self.samples_per_line_meas, integer=True)
-        if self.line_length < 0:
-            raise ValueError(f"`line_length` must be >= 0 k-pixels, got {self.line_length!r}")
-        if self.r_max is not None:
-            check_positive("r_max", self.r_max)
-
-    @property
-    def pattern_radius(self) -> float:
-        """``r_max``, or half the grid when not given."""
-        return self.r_max if self.r_max is not None else self.image_size / 2
 
     def geometry(self) -> Geometry:
         """``obj_size`` and ``sample_diameter`` used, derived from the physics when not given."""
@@ -210,6 +189,48 @@ class PhysicsConfig:
             obj_size=self.obj_size,
             sample_diameter=self.sample_diameter,
         )
+
+
+@dataclass(frozen=True)
+class PatternConfig:
+    """Where the apertures go, and whether each sample is a point or a line.
+
+    Attributes
+    ----------
+    kind : str
+        'fermat' (deterministic spiral), 'random' (seeded) or 'star'.
+    r_max : float or None
+        Radius of the pattern in k-space pixels; None is half the grid.
+    line_length : float
+        Length of line samples in k-space pixels; 0 gives point samples.
+    line_angle : float or None
+        Angle of every line in radians; None draws a seeded random angle per line.
+    samples_per_line_meas : int
+        Points per line measurement, >= 2 for lines (ignored for points).
+    """
+
+    kind: str = "fermat"
+    r_max: float | None = None
+    line_length: float = 0.0
+    line_angle: float | None = None
+    samples_per_line_meas: int = 1
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, PATTERNS)
+        check_positive("samples_per_line_meas", self.samples_per_line_meas, integer=True)
+        if self.line_length < 0:
+            raise ValueError(f"`line_length` must be >= 0 k-pixels, got {self.line_length!r}")
+        if self.r_max is not None:
+            check_positive("r_max", self.r_max)
+        if self.line_length > 0 and self.samples_per_line_meas < 2:
+            raise ValueError(
+                "`samples_per_line_meas` must be >= 2 for lines (line_length > 0), "
+                f"got {self.samples_per_line_meas}"
+            )
+
+    def radius(self, image_size: int) -> float:
+        """``r_max``, or half the grid when not given."""
+        return self.r_max if self.r_max is not None else image_size / 2
 
     @property
     def points_per_sample(self) -> int:
@@ -345,8 +366,8 @@ def check_study(config: dict) -> None:
     """Check a workflow config beyond its schema, before any job runs.
 
     Builds every typed config (so out-of-range values fail with their messages), derives the
-    geometry (aperture and object must fit the grid) and checks that every noise name of the
-    study is defined in ``noise_models``.
+    geometry (aperture and object must fit the grid) and checks that every noise and pattern
+    name of the study is defined in ``noise_models`` and ``pattern_models``.
 
     Raises
     ------
@@ -354,17 +375,16 @@ def check_study(config: dict) -> None:
         Naming the setting, the value received and what is allowed.
     """
     physics = from_mapping(PhysicsConfig, config.get("physics"), "physics")
-    known = sorted(config.get("noise_models", {}))
-    for name in config.get("noise", []):
-        if name not in known:
-            raise ValueError(f"noise {name!r} is not defined in noise_models (defined: {known})")
-    for name, model in config.get("noise_models", {}).items():
-        from_mapping(NoiseConfig, model, f"noise_models.{name}")
+    for key, kind, models, builder in (
+        ("noise", "noise", "noise_models", NoiseConfig),
+        ("patterns", "pattern", "pattern_models", PatternConfig),
+    ):
+        known = sorted(config.get(models, {}))
+        for name in config.get(key, []):
+            if name not in known:
+                raise ValueError(f"{kind} {name!r} is not defined in {models} (defined: {known})")
+        for name, model in config.get(models, {}).items():
+            from_mapping(builder, model, f"{models}.{name}")
     PrismConfig.from_mapping(config.get("prism"))
     from_mapping(EPIEConfig, config.get("epie"), "epie")
     physics.geometry()
-    if physics.line_length > 0 and physics.samples_per_line_meas < 2:
-        raise ValueError(
-            "`physics.samples_per_line_meas` must be >= 2 for lines (line_length > 0), "
-            f"got {physics.samples_per_line_meas}"
-        )

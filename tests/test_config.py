@@ -2,7 +2,7 @@ import argparse
 
 import pytest
 
-from prism.config import DecoderConfig, TrainingConfig, training_config
+from prism.config import DecoderConfig, PatternConfig, TrainingConfig, check_study, training_config
 
 
 def test_defaults_and_budget():
@@ -40,3 +40,32 @@ def test_namespace_takes_known_settings_and_defaults():
 def test_decoder_config_validation():
     with pytest.raises(ValueError, match="`depth` must be an integer > 0, got 0"):
         DecoderConfig(depth=0)
+
+
+def test_pattern_config_points_lines_and_radius():
+    points = PatternConfig()
+    assert points.points_per_sample == 1 and points.radius(128) == 64
+    lines = PatternConfig(kind="random", r_max=30, line_length=12, samples_per_line_meas=5)
+    assert lines.points_per_sample == 5 and lines.radius(128) == 30
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"kind": "spiral"}, "`kind` must be one of 'fermat', 'random', 'star', got 'spiral'"),
+        ({"line_length": -1}, "`line_length` must be >= 0 k-pixels, got -1"),
+        ({"r_max": 0}, "`r_max` must be"),
+        ({"line_length": 4}, "`samples_per_line_meas` must be >= 2 for lines"),
+    ],
+)
+def test_pattern_config_validation(settings, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        PatternConfig(**settings)
+
+
+def test_study_patterns_must_be_defined():
+    study = {"patterns": ["fermat", "lines"], "pattern_models": {"fermat": {}}}
+    with pytest.raises(ValueError, match=r"pattern 'lines' is not defined in pattern_models"):
+        check_study(study)
+    with pytest.raises(ValueError, match=r"unknown key\(s\) 'radius' in `pattern_models.fermat`"):
+        check_study({"pattern_models": {"fermat": {"radius": 3}}})

@@ -10,7 +10,7 @@ import skimage.data
 import skimage.io
 import torch
 
-from prism.config import NoiseConfig, PhysicsConfig
+from prism.config import NoiseConfig, PatternConfig, PhysicsConfig
 from prism.core.detector import Detector
 from prism.core.optics import Telescope
 from prism.core.sampling import make_pattern
@@ -71,26 +71,28 @@ def simulate(
     prepared_path: str | os.PathLike,
     out_path: str | os.PathLike,
     *,
-    physics: PhysicsConfig,
+    pattern: PatternConfig,
     noise: NoiseConfig,
-    pattern: str,
     n_samples: int,
     seed: int,
 ) -> MeasurementSet:
-    """Simulate the measurements of one (object, pattern, n_samples, noise, seed), once."""
+    """Simulate the measurements of one (object, pattern, n_samples, noise, seed), once.
+
+    The grid, object and aperture sizes come from the prepared object's file.
+    """
     prepared = load_arrays(prepared_path)
     x = torch.from_numpy(prepared["object"])
     size, obj_size = int(prepared["image_size"]), int(prepared["obj_size"])
     sample_diameter = float(prepared["sample_diameter"])
     centers = make_pattern(
-        pattern,
+        pattern.kind,
         n_samples,
-        r_max=physics.pattern_radius,
-        line_length=physics.line_length,
-        angle=physics.line_angle,
+        r_max=pattern.radius(size),
+        line_length=pattern.line_length,
+        angle=pattern.line_angle,
         seed=seed,
     )
-    points = physics.points_per_sample
+    points = pattern.points_per_sample
     detector = Detector(Telescope(size, sample_diameter=sample_diameter), obj_size)
     intensities = simulate_measurements(
         x,

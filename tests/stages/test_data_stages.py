@@ -5,11 +5,11 @@ import pytest
 import skimage.io
 import torch
 
-from prism.config import NoiseConfig, PhysicsConfig
+from prism.config import NoiseConfig, PatternConfig, PhysicsConfig
 from prism.io import load_arrays, load_measurements
 from prism.stages.data import prepare, read_image, simulate
 
-PHYSICS = PhysicsConfig(image_size=32, obj_size=16, sample_diameter=8, r_max=12)
+PHYSICS = PhysicsConfig(image_size=32, obj_size=16, sample_diameter=8)
 
 
 def test_builtin_and_file_images_prepare(tmp_path):
@@ -85,9 +85,8 @@ def test_simulate_saves_the_measurement_set(tmp_path):
     data = simulate(
         tmp_path / "moon.npz",
         tmp_path / "m.npz",
-        physics=PHYSICS,
         noise=NoiseConfig(snr_db=30),
-        pattern="random",
+        pattern=PatternConfig(kind="random", r_max=12),
         n_samples=4,
         seed=3,
     )
@@ -104,9 +103,8 @@ def test_resolved_settings_are_what_runs_and_gets_logged(tmp_path):
     data = simulate(
         tmp_path / "moon.npz",
         tmp_path / "m.npz",
-        physics=PHYSICS,
         noise=NoiseConfig(),
-        pattern="fermat",
+        pattern=PatternConfig(kind="fermat", r_max=12),
         n_samples=3,
         seed=5,
     )

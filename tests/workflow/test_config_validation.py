@@ -7,13 +7,20 @@ BAD_CONFIGS = [
     ({"colour": "blue"}, "Additional properties are not allowed ('colour' was unexpected)"),
     ({"n_samples": ["many"]}, "'many' is not of type 'integer'"),
     ({"n_samples": [-3]}, "-3 is less than the minimum of 1"),
-    ({"patterns": ["spiral"]}, "'spiral' is not one of ['fermat', 'random', 'star']"),
+    ({"patterns": ["spiral"]}, "pattern 'spiral' is not defined in pattern_models"),
+    (
+        {"pattern_models": {"fermat": {"kind": "spiral"}}},
+        "'spiral' is not one of ['fermat', 'random', 'star']",
+    ),
     ({"algorithms": ["gan"]}, "'gan' is not one of ['prism-replay'"),
     ({"physics": {"sample_diameter": 99}}, "`sample_diameter` must be in (0, 32]"),
     ({"physics": {"obj_size": 40}}, "`obj_size` must be an integer in [1, 32], got 40"),
     ({"noise": ["loud"]}, "noise 'loud' is not defined in noise_models"),
     ({"prism": {"training": {"loss_type": "huber"}}}, "'huber' is not one of ['l1', 'l2', 'ssim']"),
-    ({"physics": {"line_length": 8}}, "`physics.samples_per_line_meas` must be >= 2 for lines"),
+    (
+        {"pattern_models": {"fermat": {"line_length": 8}}},
+        "`samples_per_line_meas` must be >= 2 for lines (line_length > 0), got 1",
+    ),
 ]
 
 

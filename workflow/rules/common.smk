@@ -12,7 +12,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 wildcard_constraints:
     object=r"[A-Za-z0-9_.]+",
-    pattern=r"fermat|random|star",
+    pattern=r"[A-Za-z0-9_]+",
     n_samples=r"\d+",
     noise=r"[A-Za-z0-9_]+",
     seed=r"\d+",

@@ -23,12 +23,12 @@ rule simulate:
     output:
         MEASUREMENTS,
     params:
-        physics=as_json(config["physics"]),
+        pattern=lambda w: as_json(config["pattern_models"][w.pattern]),
         noise=lambda w: as_json(config["noise_models"][w.noise]),
         identity=identity,
     log:
         f"logs/simulate/{{object}}/{DATA_KEY}.log",
     threads: 1
     shell:
-        f"python -m prism simulate --prepared {{input.prepared}} --out {{output}} --physics {{params.physics:q}} --noise {{params.noise:q}}"
-        f" --pattern {{wildcards.pattern}} --n-samples {{wildcards.n_samples}} --seed {{wildcards.seed}} {TRACK} > {{log}} 2>&1"
+        f"python -m prism simulate --prepared {{input.prepared}} --out {{output}} --pattern {{params.pattern:q}} --noise {{params.noise:q}}"
+        f" --n-samples {{wildcards.n_samples}} --seed {{wildcards.seed}} {TRACK} > {{log}} 2>&1"
