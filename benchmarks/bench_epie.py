@@ -1,83 +1,127 @@
-"""Time per ePIE epoch and peak memory at N = 256 and 1024 with 64 apertures.
+"""Time an ePIE epoch at N = 1024 with 64 apertures: fast detector vs the full grid.
 
-Europa-like set-up scaled to the grid as in ``bench_training_step.py``: ``obj_size =
-round(73 * N / 1024)``, ``sample_diameter = 17`` k-pixels, 64 Fermat points (or 64-px lines
-measured at 9 points) out to ``r_max = N / 4``, ``skimage.data.moon()``, noiseless, support +
-non-negativity. Each configuration runs in a fresh subprocess; "peak RSS" is the whole process
-at its largest during the epochs, "+run MiB" the growth over the RSS before the first epoch.
+The set-up of ``common.py``: 64 Fermat samples out to ``r_max = N / 4``, as points or as
+64-px lines measured at 9 points, support + non-negativity (``EPIEConfig`` defaults), no
+per-epoch metrics. Each configuration runs ``run_epie`` in its own subprocess (CPU only:
+``run_epie`` has no device option): "s/epoch" is the median of the epochs after the first,
+"min s" the fastest, "setup s" what the run took up to the first epoch's end beyond the
+median (windows, initial spectrum), "peak MiB" the process at its largest during the run
+(RSS) and "+MiB" its growth over the data set-up.
 
-    python benchmarks/bench_epie.py                  # N = 256 and 1024
-    python benchmarks/bench_epie.py --sizes 512
+    python benchmarks/bench_epie.py                  # ~3 minutes on 2 idle cores
+    python benchmarks/bench_epie.py --epochs 2 3     # epochs per run: full grid, fast
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import statistics
+import sys
 import time
 
-import torch
-from common import peak_rss_mib, reset_peak_rss, rss_mib, run_isolated
-from skimage.data import moon
+from common import (
+    add_options,
+    banner,
+    fermat,
+    make_detector,
+    moon_object,
+    peak_rss_mib,
+    ratio,
+    reset_peak_rss,
+    rss_mib,
+    run_isolated,
+    simulate,
+    start,
+)
 
 from prism.config import EPIEConfig
 from prism.core.epie import run_epie
-from prism.core.optics import Telescope
-from prism.core.sampling import make_pattern
-from prism.core.simulation import prepare_object, simulate_measurements
 
 N_APERTURES = 64
-SAMPLE_DIAMETER = 17
-EPOCHS = 3
 
 
-def measure(size: int, points_per_line: int) -> dict:
-    """Time a few ePIE epochs of one configuration and report its memory."""
-    obj_size = round(73 * size / 1024)
-    telescope = Telescope(size, sample_diameter=SAMPLE_DIAMETER)
-    x = prepare_object(moon(), obj_size=obj_size, image_size=size)
-    line_length = 64 if points_per_line > 1 else 0
-    centers = make_pattern("fermat", N_APERTURES, r_max=size / 4, line_length=line_length)
-    y = simulate_measurements(
-        x, centers, telescope=telescope, samples_per_line_meas=points_per_line
-    )
+class EpochClock:
+    """A writer for ``run_epie`` that notes when each epoch ends (its first scalar)."""
+
+    def __init__(self) -> None:
+        self.ends: list[float] = []
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        """Note the time when epoch ``step`` reports."""
+        if step == len(self.ends):
+            self.ends.append(time.perf_counter())
+
+    def add_image(self, tag: str, image, step: int) -> None:
+        """Ignore images."""
+
+
+def measure(full_grid: bool, points_per_line: int, epochs: int, threads: int) -> dict:
+    """Run ePIE on one configuration in this process; time its epochs."""
+    start(threads)
+    detector = make_detector(full_grid=full_grid)
+    centers = fermat(N_APERTURES, points_per_line)
+    y = simulate(moon_object(), centers, detector, points_per_line)
     reset_peak_rss()
     before = rss_mib()
+    clock = EpochClock()
     began = time.perf_counter()
     run_epie(
         y,
         centers,
-        telescope=telescope,
+        detector=detector,
         samples_per_line_meas=points_per_line,
-        obj_size=obj_size,
-        config=EPIEConfig(epochs=EPOCHS),
-        image_gt=x,
+        config=EPIEConfig(epochs=epochs),
+        writer=clock,
     )
-    seconds = (time.perf_counter() - began) / EPOCHS
+    epoch_s = [later - earlier for earlier, later in itertools.pairwise(clock.ends)]
+    setup = clock.ends[0] - began - statistics.median(epoch_s)
     peak = peak_rss_mib()
-    return {"obj_size": obj_size, "s": seconds, "peak": peak, "growth": peak - before}
+    return {
+        "s": statistics.median(epoch_s),
+        "min_s": min(epoch_s),
+        "setup": setup,
+        "peak": peak,
+        "growth": peak - before,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 1024], help="grid sizes N")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    add_options(parser, cuda=False)
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        nargs=2,
+        default=(3, 6),
+        metavar=("FULL", "FAST"),
+        help="epochs per run, full grid and fast (>= 2 each; default 3 6)",
+    )
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(measure(*json.loads(args.worker))))
+        print(json.dumps(measure(**json.loads(args.worker))))
         return
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {N_APERTURES} apertures")
-    print(
-        f"{'N':>5} {'obj':>4} {'pts/line':>8} {'s/epoch':>8} {'peak RSS MiB':>12} {'+run MiB':>8}"
-    )
-    for size in args.sizes:
-        for points_per_line in (1, 9):
-            r = run_isolated(__file__, [size, points_per_line])
-            print(
-                f"{size:>5} {r['obj_size']:>4} {points_per_line:>8} {r['s']:>8.3f} "
-                f"{r['peak']:>12.0f} {r['growth']:>8.0f}",
-                flush=True,
-            )
+    if min(args.epochs) < 2:
+        parser.error(f"--epochs must be >= 2 (the first epoch is not timed), got {args.epochs}")
+    sys.stdout.reconfigure(line_buffering=True)
+    print(banner("cpu", args.threads) + f"; {N_APERTURES} apertures")
+    print(f"{'pts/line':>8} {'detector':>8} {'s/epoch':>8} {'min s':>8} {'setup s':>8}", end="")
+    print(f" {'peak MiB':>8} {'+MiB':>6} {'full/fast':>9}")
+    for points_per_line in (1, 9):
+        results = {}
+        for full_grid, epochs in zip((False, True), args.epochs[::-1], strict=True):
+            spec = {"points_per_line": points_per_line, "threads": args.threads}
+            r = run_isolated(__file__, spec | {"full_grid": full_grid, "epochs": epochs})
+            results[full_grid] = r
+            name = "full" if full_grid else "fast"
+            if "error" in r:
+                print(f"{points_per_line:>8} {name:>8} failed: {r['error']}")
+                continue
+            times = f"{r['s']:>8.3f} {r['min_s']:>8.3f} {r['setup']:>8.2f} {r['peak']:>8.0f}"
+            times += f" {r['growth']:>6.0f}"
+            speedup = ratio(r, results[False], "s") if full_grid else ""
+            print(f"{points_per_line:>8} {name:>8} {times} {speedup:>9}")
 
 
 if __name__ == "__main__":

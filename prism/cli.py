@@ -160,6 +160,8 @@ def _run_prism(args: argparse.Namespace, config: PrismConfig, measurements, writ
 class ProgressPrinter:
     """A writer that prints one line per step to stderr and forwards to another writer.
 
+    A step's line is printed when its image arrives or the next step begins.
+
     Parameters
     ----------
     label : str
@@ -182,9 +184,10 @@ class ProgressPrinter:
             self.inner.add_scalar(tag, value, step)
 
     def add_image(self, tag: str, image, step: int) -> None:
-        """Forward an image."""
+        """Forward an image; it closes its step (writers log a step's image last)."""
         if self.inner is not None:
             self.inner.add_image(tag, image, step)
+        self.flush()
 
     def flush(self) -> None:
         """Print the current step's values, if any."""

@@ -149,8 +149,10 @@ class Detector:
         -------
         tuple
             ``(windows, size)``: a square window over the mask's bounding box (side ``B``)
-            and the detector size that samples its field, ``min(2B, N)`` (``N`` for the
-            full-grid detector).
+            and the detector size that samples its field: ``B`` rounded up to even, at most
+            ``N`` (``N`` for the full-grid detector). A field with ``B`` frequencies per
+            axis is represented exactly by ``B`` samples; amplitudes (not band-limited)
+            are compared on those samples.
         """
         grid = self.telescope.image_size
         if self.full_grid:
@@ -163,7 +165,7 @@ class Detector:
         index = start.unsqueeze(-1) + torch.arange(side)
         clamped = index.clamp(0, grid - 1)
         inside = mask[clamped[0, 0, :, None], clamped[0, 1, None, :]].unsqueeze(0)
-        return self._build(index, inside, 1), min(2 * side, grid)
+        return self._build(index, inside, 1), min(side + side % 2, grid)
 
     def _build(self, index: torch.Tensor, masks: torch.Tensor, points_per_sample: int) -> Windows:
         """Windows from start-based indices ``[P, 2, w]`` and masks ``[P, w, w]``."""

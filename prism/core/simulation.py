@@ -22,6 +22,8 @@ from prism.metrics import crop_object
 if TYPE_CHECKING:
     from prism.core.detector import Detector
 
+_MAX_FIELDS_PER_CHUNK = 2**24  # complex elements held at once (the full-grid reference's fields)
+
 
 @dataclass(frozen=True)
 class Geometry:
@@ -268,8 +270,14 @@ def simulate_measurements(
         Float32 intensities ``[n, m, m]``.
     """
     square = crop_object(x, detector.obj_size)
-    windows = detector.windows(line_points(centers, samples_per_line_meas))
+    points = line_points(centers, samples_per_line_meas)
+    per_chunk = max(1, _MAX_FIELDS_PER_CHUNK // (points.shape[1] * detector.size**2))
     with torch.no_grad():
-        clean = detector.intensity(square, windows)
+        clean = torch.cat(
+            [
+                detector.intensity(square, detector.windows(chunk))
+                for chunk in points.split(per_chunk)
+            ]
+        )
     generator = torch.Generator().manual_seed(seed)
     return add_noise(clean, photons=photons, snr_db=snr_db, generator=generator)

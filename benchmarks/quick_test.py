@@ -1,0 +1,181 @@
+"""The original PRISM quick test, end to end through the package's own stages.
+
+Set-up (``common.py``): N = 1024, ``skimage.data.moon()`` as a 73-px object, 17-px apertures,
+``--n-samples`` Fermat lines 64 px long out to ``r_max = N / 4`` (seeded random angles),
+measured at 9 points each, noiseless (seed 0). PRISM: the default decoder and settings
+(``PrismConfig()``), 'replay', a budget of ``--steps-per-sample`` (default 1000) steps per
+sample (10 epochs); ``--decoder transposed --channels 1024`` trains the reference-shaped
+decoder instead. ePIE: ``EPIEConfig()`` defaults (100 epochs) on the same data.
+
+The stages run as the workflow runs them, each on files in a temporary folder and each PRISM
+stage with a fresh trainer: ``prepare`` -> ``simulate`` -> ``prism_initialize`` ->
+``prism_train`` -> ``prism_retry``, then ``epie`` (always on CPU: it has no device option);
+both reconstructions are scored with ``prism.metrics.evaluate``. Progress goes to stderr, one
+line per sample; the summary (wall time by phase, failed samples, SSIM/PSNR, peak memory) to
+stdout.
+
+    python benchmarks/quick_test.py                      # 64 samples; target < 15 min, < 2 GB
+    python benchmarks/quick_test.py --n-samples 8        # a minute or two
+    python benchmarks/quick_test.py --device cuda --n-samples 200
+    python benchmarks/quick_test.py --n-samples 16 --steps-per-sample 100 \
+        --decoder transposed --channels 1024        # the decoders side by side
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from common import (
+    IMAGE_SIZE,
+    LINE_LENGTH,
+    OBJ_SIZE,
+    POINTS_PER_LINE,
+    R_MAX,
+    SAMPLE_DIAMETER,
+    add_options,
+    banner,
+    peak_rss_mib,
+    start,
+)
+
+from prism.cli import ProgressPrinter
+from prism.config import (
+    DecoderConfig,
+    EPIEConfig,
+    NoiseConfig,
+    PatternConfig,
+    PhysicsConfig,
+    PrismConfig,
+    TrainingConfig,
+)
+from prism.metrics import evaluate
+from prism.stages import data as data_stages
+from prism.stages import reconstruct
+
+PHYSICS = PhysicsConfig(image_size=IMAGE_SIZE, obj_size=OBJ_SIZE, sample_diameter=SAMPLE_DIAMETER)
+PATTERN = PatternConfig(
+    kind="fermat", r_max=R_MAX, line_length=LINE_LENGTH, samples_per_line_meas=POINTS_PER_LINE
+)
+MAX_EPOCHS = 10  # the step budget per sample is split into 10 epochs
+
+
+def run(args: argparse.Namespace, folder: Path, device: torch.device) -> dict:
+    """Run every stage in ``folder``; returns phase times, failures and scores."""
+    times, clock = {}, time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        times[phase] = time.perf_counter() - clock
+        clock = time.perf_counter()
+
+    data_stages.prepare("moon", folder / "object.npz", PHYSICS)
+    measurements = data_stages.simulate(
+        folder / "object.npz",
+        folder / "measurements.npz",
+        pattern=PATTERN,
+        noise=NoiseConfig(),
+        n_samples=args.n_samples,
+        seed=0,
+    )
+    lap("simulate")
+    training = TrainingConfig(
+        n_epochs=args.steps_per_sample // MAX_EPOCHS, max_epochs=MAX_EPOCHS, loss_th=args.loss_th
+    )
+    decoder = DecoderConfig(kind=args.decoder, channels=args.channels)
+    config = PrismConfig(decoder=decoder, training=training)
+    config = reconstruct.resolve_prism(config, measurements, "replay")
+    reconstruct.prism_initialize(
+        measurements,
+        folder / "init.pt",
+        reconstruct.build_trainer(measurements, config, device=device),
+    )
+    lap("initialize")
+    progress = ProgressPrinter("sample")
+    options = {"log_dir": folder / "progress", "writer": progress}
+    trainer = reconstruct.build_trainer(measurements, config, device=device, **options)
+    result = reconstruct.prism_train(measurements, folder / "init.pt", folder / "train.pt", trainer)
+    progress.flush()
+    lap("train")
+    trainer = reconstruct.build_trainer(measurements, config, device=device)
+    recovered = reconstruct.prism_retry(
+        measurements, folder / "train.pt", folder / "prism.npz", trainer, config
+    )
+    lap("retry")
+    epie_config = reconstruct.resolve_epie(EPIEConfig(), measurements)
+    reconstruct.epie(measurements, folder / "epie.npz", epie_config)
+    lap("epie")
+    scores = {
+        name: evaluate(
+            reconstruct.load_reconstruction(folder / f"{name}.npz")["reconstruction"],
+            measurements.ground_truth,
+            obj_size=OBJ_SIZE,
+        )
+        for name in ("prism", "epie")
+    }
+    return {
+        "times": times,
+        "failed_after_training": [record["index"] for record in result["failed"]],
+        "recovered": recovered,
+        "failed": [record["index"] for record in trainer.failed],
+        "scores": scores,
+        "config": config,
+        "epie_epochs": epie_config.epochs,
+    }
+
+
+def report(outcome: dict, device: torch.device) -> None:
+    """Print the summary."""
+    times = outcome["times"]
+    prism_s = times["initialize"] + times["train"] + times["retry"]
+    print("wall time by phase (s): " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()))
+    print(f"PRISM (initialize + train + retry): {prism_s:.1f} s = {prism_s / 60:.1f} min")
+    print(f"total: {sum(times.values()):.1f} s = {sum(times.values()) / 60:.1f} min")
+    failed, final = outcome["failed_after_training"], outcome["failed"]
+    print(f"failed samples after training: {len(failed)} {failed}")
+    print(f"recovered by retry: {outcome['recovered']}; failed at the end: {len(final)} {final}")
+    for name, label in (("prism", "PRISM"), ("epie", f"ePIE ({outcome['epie_epochs']} epochs)")):
+        score = outcome["scores"][name]
+        print(f"{label}: SSIM {score.ssim:.4f}, PSNR {score.psnr:.2f} dB")
+    memory = f"peak RSS: {peak_rss_mib():.0f} MiB"
+    if device.type == "cuda":
+        memory += f", peak CUDA tensors: {torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB"
+    print(memory)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_options(parser, worker=False)
+    parser.add_argument("--n-samples", type=int, default=64, help="line samples (default 64)")
+    parser.add_argument("--steps-per-sample", type=int, default=1000, help="budget (default 1000)")
+    parser.add_argument("--decoder", default="upsample", choices=("upsample", "transposed"))
+    parser.add_argument("--channels", type=int, default=DecoderConfig().channels)
+    parser.add_argument(
+        "--loss-th",
+        type=float,
+        default=TrainingConfig().loss_th,
+        help=f"convergence threshold (default TrainingConfig's, {TrainingConfig().loss_th})",
+    )
+    args = parser.parse_args()
+    device = start(args.threads, args.device)
+    sys.stdout.reconfigure(line_buffering=True)
+    print(banner(args.device, args.threads))
+    with tempfile.TemporaryDirectory() as folder:
+        outcome = run(args, Path(folder), device)
+    training = outcome["config"].training
+    print(
+        f"{args.n_samples} samples, replay, {training.step_budget} steps per sample "
+        f"(n_epochs {training.n_epochs} x max_epochs {training.max_epochs}), "
+        f"loss_th {training.loss_th}, init_steps {training.init_steps}, "
+        f"decoder {dataclasses.asdict(outcome['config'].decoder)}"
+    )
+    report(outcome, device)
+
+
+if __name__ == "__main__":
+    main()
