@@ -29,10 +29,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch.nn import functional
 
 from prism.core.optics import Telescope, amplitude, fft2c, ifft2c, power
 from prism.core.simulation import pad_to_grid
+from prism.metrics import crop_object
 
 
 @dataclass(frozen=True)
@@ -206,16 +206,11 @@ class Detector:
 
         ``size`` is the detector side ``m`` (default: this detector's; see :meth:`region`).
         """
-        size = self.size if size is None else size
-        before = (size - spectra.shape[-1]) // 2
-        after = size - spectra.shape[-1] - before
-        return ifft2c(functional.pad(spectra, (before, after, before, after)))
+        return ifft2c(pad_to_grid(spectra, self.size if size is None else size))
 
     def window_spectra(self, fields: torch.Tensor) -> torch.Tensor:
         """Adjoint of :meth:`fields` (spectra of detector fields, cropped to the windows)."""
-        start = (self.size - self.window) // 2
-        stop = start + self.window
-        return fft2c(fields)[..., start:stop, start:stop]
+        return crop_object(fft2c(fields), self.window)
 
     def intensity(self, x: torch.Tensor, windows: Windows) -> torch.Tensor:
         """Detector intensities ``[n, m, m]``, each the mean over its sample's points.
@@ -251,13 +246,8 @@ class Detector:
         grid = self.telescope.image_size
         if self.size == grid:  # already on the grid
             return amplitude(intensity)
-        spectrum = fft2c(intensity.to(torch.complex64))
-        if self.size > grid:
-            start = (self.size - grid) // 2
-            spectrum = spectrum[start : start + grid, start : start + grid]
-        before = (grid - spectrum.shape[-1]) // 2
-        after = grid - spectrum.shape[-1] - before
-        on_grid = ifft2c(functional.pad(spectrum, (before, after, before, after))).real
+        spectrum = crop_object(fft2c(intensity.to(torch.complex64)), min(self.size, grid))
+        on_grid = ifft2c(pad_to_grid(spectrum, grid)).real
         return amplitude(on_grid * (self.size / grid))
 
 
