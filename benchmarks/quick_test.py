@@ -89,7 +89,7 @@ def run(args: argparse.Namespace, folder: Path, device: torch.device) -> dict:
     )
     decoder = DecoderConfig(kind=args.decoder, channels=args.channels)
     config = PrismConfig(decoder=decoder, training=training)
-    config = reconstruct.resolve_prism(config, measurements, "replay")
+    config = reconstruct.resolve_prism(config, measurements)
     reconstruct.prism_initialize(
         measurements,
         folder / "init.pt",

@@ -57,7 +57,6 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, required=True)
     for name in ("prism-init", "prism-train", "prism-retry"):
         sub = stage(name, f"PRISM {name[6:]}", "--measurements", "--out", "--prism")
-        sub.add_argument("--old-mode", required=True, choices=("union", "replay"))
         sub.add_argument("--checkpoint", help="input checkpoint (train, retry)")
         sub.add_argument("--progress-dir", help="per-sample checkpoints (train)")
     stage("epie", "ePIE baseline", "--measurements", "--out", "--epie")
@@ -234,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     path = getattr(args, "measurements", None)
     measurements = load_measurements(path) if path else None
     if "prism" in settings:
-        settings["prism"] = resolve_prism(settings["prism"], measurements, args.old_mode)
+        settings["prism"] = resolve_prism(settings["prism"], measurements)
     if "epie" in settings:
         settings["epie"] = resolve_epie(settings["epie"], measurements)
     context = nullcontext(None)

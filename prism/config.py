@@ -12,6 +12,8 @@ LOSS_TYPES = ("l1", "l2", "ssim")
 OLD_MODES = ("union", "replay")
 INIT_TARGETS = ("measurement", "support")
 DECODER_KINDS = ("upsample", "transposed")
+ACTIVATIONS = ("sigmoid", "softplus")
+FIT_SCHEDULES = ("progressive", "all_at_once")
 SCHEDULERS = ("plateau", "cosine_warm_restarts")
 
 
@@ -53,6 +55,13 @@ class TrainingConfig:
         Step budget of the initialization.
     retry_lr_factor : float
         Learning-rate factor applied while retrying failed samples, in (0, 1].
+    schedule : str
+        'progressive' (PRISM: one sample after another, each fitted with the old-knowledge
+        term) or 'all_at_once' (every sample from the start, one fit of the loss over all
+        measurements with the progressive run's whole budget, ``n * step_budget`` steps;
+        ``old_mode`` is then unused).
+    reset_optimizer : bool
+        Clear the optimiser's moment estimates before each new sample.
     """
 
     loss_type: str = "l1"
@@ -63,9 +72,12 @@ class TrainingConfig:
     init_target: str = "measurement"
     init_steps: int = 300
     retry_lr_factor: float = 0.1
+    schedule: str = "progressive"
+    reset_optimizer: bool = False
 
     def __post_init__(self) -> None:
         check_choice("loss_type", self.loss_type, LOSS_TYPES)
+        check_choice("schedule", self.schedule, FIT_SCHEDULES)
         check_choice("old_mode", self.old_mode, OLD_MODES)
         check_choice("init_target", self.init_target, INIT_TARGETS)
         check_positive("loss_th", self.loss_th)
@@ -99,17 +111,26 @@ class DecoderConfig:
     depth : int
         Upsampling stages of the 'upsample' kind (its latent is ``ceil(obj_size / 2**depth)``
         pixels wide). The 'transposed' kind uses as many stages as its 1x1 latent needs.
+    activation : str
+        Output activation, which keeps the amplitude non-negative: 'sigmoid' (bounded to
+        ``[0, 1]``, the range of a prepared object) or 'softplus' (unbounded above). The
+        support is imposed by construction: the decoder generates only the object square.
+    learned_latent : bool
+        Train the latent with the weights instead of keeping it a fixed seeded buffer.
     seed : int
-        Seed of the weights and of the fixed latent.
+        Seed of the weights and of the latent.
     """
 
     kind: str = "upsample"
     channels: int = 64
     depth: int = 4
+    activation: str = "sigmoid"
+    learned_latent: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, DECODER_KINDS)
+        check_choice("activation", self.activation, ACTIVATIONS)
         check_positive("channels", self.channels, integer=True)
         check_positive("depth", self.depth, integer=True)
 
@@ -207,6 +228,9 @@ class PatternConfig:
         Angle of every line in radians; None draws a seeded random angle per line.
     samples_per_line_meas : int
         Points per line measurement, >= 2 for lines (ignored for points).
+    sample_diameter : float or None
+        Aperture diameter in k-space pixels of this pattern's apertures; None uses the
+        instrument's (``physics``). Sparse and dense regimes of one study differ here.
     """
 
     kind: str = "fermat"
@@ -214,14 +238,16 @@ class PatternConfig:
     line_length: float = 0.0
     line_angle: float | None = None
     samples_per_line_meas: int = 1
+    sample_diameter: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, PATTERNS)
         check_positive("samples_per_line_meas", self.samples_per_line_meas, integer=True)
         if self.line_length < 0:
             raise ValueError(f"`line_length` must be >= 0 k-pixels, got {self.line_length!r}")
-        if self.r_max is not None:
-            check_positive("r_max", self.r_max)
+        for name in ("r_max", "sample_diameter"):
+            if getattr(self, name) is not None:
+                check_positive(name, getattr(self, name))
         if self.line_length > 0 and self.samples_per_line_meas < 2:
             raise ValueError(
                 "`samples_per_line_meas` must be >= 2 for lines (line_length > 0), "
@@ -348,6 +374,28 @@ class PrismConfig:
         return asdict(self)
 
 
+def variant_mapping(config: dict, name: str) -> dict:
+    """The ``prism`` section of a study with variant ``name``'s overrides applied.
+
+    A study names its PRISM variants in ``prism_variants`` (name -> partial ``prism`` section);
+    the algorithm ``prism-<name>`` trains with the study's ``prism`` settings, each section
+    updated by the variant's. The result goes to :meth:`PrismConfig.from_mapping`.
+
+    Raises
+    ------
+    ValueError
+        When the study defines no variant of that name.
+    """
+    variants = config.get("prism_variants") or {}
+    if name not in variants:
+        raise ValueError(
+            f"PRISM variant {name!r} is not defined in prism_variants (defined: {sorted(variants)})"
+        )
+    base, override = config.get("prism") or {}, variants[name] or {}
+    sections = sorted(set(base) | set(override))
+    return {key: (base.get(key) or {}) | (override.get(key) or {}) for key in sections}
+
+
 def training_config(args: TrainingConfig | argparse.Namespace) -> TrainingConfig:
     """The :class:`TrainingConfig` of ``args``, a config or an argparse Namespace.
 
@@ -366,8 +414,9 @@ def check_study(config: dict) -> None:
     """Check a workflow config beyond its schema, before any job runs.
 
     Builds every typed config (so out-of-range values fail with their messages), derives the
-    geometry (aperture and object must fit the grid) and checks that every noise and pattern
-    name of the study is defined in ``noise_models`` and ``pattern_models``.
+    geometry (aperture and object must fit the grid), checks that every noise and pattern
+    name of the study is defined in ``noise_models`` and ``pattern_models``, and builds the
+    settings of every PRISM variant the algorithms name (``prism-<variant>``).
 
     Raises
     ------
@@ -386,5 +435,15 @@ def check_study(config: dict) -> None:
         for name, model in config.get(models, {}).items():
             from_mapping(builder, model, f"{models}.{name}")
     PrismConfig.from_mapping(config.get("prism"))
+    for algorithm in config.get("algorithms", []):
+        if algorithm.startswith("prism-"):
+            PrismConfig.from_mapping(variant_mapping(config, algorithm.removeprefix("prism-")))
     from_mapping(EPIEConfig, config.get("epie"), "epie")
     physics.geometry()
+    for name in config.get("patterns", []):
+        diameter = config["pattern_models"][name].get("sample_diameter")
+        if diameter is not None and diameter > physics.image_size:
+            raise ValueError(
+                f"pattern {name!r}: `sample_diameter` must be in (0, {physics.image_size}] "
+                f"k-space pixels (the grid), got {diameter!r}"
+            )

@@ -7,6 +7,7 @@ fixed metadata, so a rerun of the same study writes the same bytes.
 from __future__ import annotations
 
 import os
+import zlib
 
 import matplotlib
 
@@ -26,13 +27,41 @@ STYLE = {  # Okabe & Ito (2008): distinguishable with every common colour-vision
     "synthetic_aperture": ("#009E73", "D", "synthetic aperture"),
     "single_aperture": ("#000000", "v", "single aperture"),
 }
+_VARIANT_COLOURS = ("#E69F00", "#CC79A7", "#F0E442", "#56B4E9", "#0072B2", "#009E73")
+_VARIANT_MARKERS = ("P", "X", "h", "*", "p", "<", ">")
 PAPER_WIDTH_IN = 7.0  # a two-column figure
 _SAVE = {"dpi": 200, "format": "png", "metadata": {"Software": None}}
 
 
+def style(algorithm: str) -> tuple[str, str, str]:
+    """``(colour, marker, display name)`` of an algorithm.
+
+    The named methods of :data:`STYLE` keep theirs; any other PRISM variant ``prism-<name>``
+    gets a palette colour and a marker chosen from its name, the same in every figure.
+    """
+    if algorithm in STYLE:
+        return STYLE[algorithm]
+    code = zlib.crc32(algorithm.encode())
+    colour = _VARIANT_COLOURS[code % len(_VARIANT_COLOURS)]
+    marker = _VARIANT_MARKERS[code % len(_VARIANT_MARKERS)]
+    return colour, marker, f"PRISM ({algorithm.removeprefix('prism-')})"
+
+
 def label(algorithm: str) -> str:
     """The display name of an algorithm."""
-    return STYLE[algorithm][2]
+    return style(algorithm)[2]
+
+
+def ordered(algorithms) -> list[str]:
+    """Algorithms in display order: PRISM variants (named ones first), ePIE, the framing rows."""
+    present = set(algorithms)
+    variants = sorted(name for name in present if name.startswith("prism-") and name not in STYLE)
+    known = [name for name in STYLE if name in present]
+    return (
+        [name for name in known if name.startswith("prism-")]
+        + variants
+        + [name for name in known if not name.startswith("prism-")]
+    )
 
 
 def plot_scores(frame: pd.DataFrame, out_png: str | os.PathLike) -> None:
@@ -66,11 +95,11 @@ def plot_scores(frame: pd.DataFrame, out_png: str | os.PathLike) -> None:
 
 
 def _score_panel(axis, case: pd.DataFrame, score: str) -> None:
-    for algorithm in [name for name in STYLE if name in set(case["algorithm"])]:
+    for algorithm in ordered(case["algorithm"]):
         rows = case[case["algorithm"] == algorithm]
         per_object = rows.groupby(["n_samples", "object"])[score].agg(["mean", "std"])
         curve = per_object.groupby("n_samples").mean().fillna(0.0)
-        colour, marker, name = STYLE[algorithm]
+        colour, marker, name = style(algorithm)
         axis.errorbar(
             curve.index,
             curve["mean"],
@@ -177,7 +206,7 @@ def plot_learning_curves(curves: list[tuple[str, str, dict]], out_png) -> None:
     )
     for title, algorithm, history in curves:
         top, bottom = axes[:, titles.index(title)]
-        colour, marker, name = STYLE[algorithm]
+        colour, marker, name = style(algorithm)
         samples = np.asarray(history["index"]) + 1
         top.plot(samples, history["ssim"], color=colour, marker=marker, markersize=3, label=name)
         bottom.semilogy(samples, history["loss_new"], color=colour, label=f"{name}: new")
@@ -193,6 +222,43 @@ def plot_learning_curves(curves: list[tuple[str, str, dict]], out_png) -> None:
             axis.tick_params(which="both", labelsize=7)
             axis.grid(alpha=0.3)
     axes[1, 0].legend(fontsize=6)
+    _save(figure, out_png)
+
+
+def plot_versus_reference(table: pd.DataFrame, out_png, *, reference: str = "epie") -> None:
+    """Each method's mean SSIM minus the reference's, per case, as an annotated heat map.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`prism.stages.report.methods_table`'s rows: ``case``, ``algorithm`` and
+        ``ssim_gain_mean`` (the paired SSIM difference to ``reference``, averaged over objects
+        and seeds).
+    out_png : path-like
+        Where the figure goes. Purple: better than the reference; orange: worse.
+    reference : str
+        The algorithm the differences are taken against (its own row is left out).
+    """
+    shown = table[(table["algorithm"] != reference) & table["ssim_gain_mean"].notna()]
+    if shown.empty:
+        figure = plt.figure(figsize=(PAPER_WIDTH_IN, 1.0))
+        figure.text(0.5, 0.5, f"no {label(reference)} reconstruction to compare with", ha="center")
+        _save(figure, out_png)
+        return
+    grid = shown.pivot(index="algorithm", columns="case", values="ssim_gain_mean")
+    grid = grid.loc[ordered(grid.index)]
+    height = 0.28 * len(grid) + 1.6
+    figure, axis = plt.subplots(figsize=(PAPER_WIDTH_IN, height), layout="constrained")
+    limit = max(float(np.nanmax(np.abs(grid.to_numpy()))), 0.05)
+    image = axis.imshow(grid.to_numpy(), cmap="PuOr", vmin=-limit, vmax=limit, aspect="auto")
+    for (row, col), value in np.ndenumerate(grid.to_numpy()):
+        if np.isfinite(value):
+            axis.text(col, row, f"{value:+.2f}", ha="center", va="center", fontsize=6)
+    axis.set_xticks(range(grid.shape[1]), grid.columns, rotation=30, ha="right", fontsize=6)
+    axis.set_yticks(range(grid.shape[0]), [label(name) for name in grid.index], fontsize=7)
+    colourbar = figure.colorbar(image, ax=axis, shrink=0.8)
+    colourbar.set_label(f"SSIM minus {label(reference)}'s", fontsize=7)
+    colourbar.ax.tick_params(labelsize=6)
     _save(figure, out_png)
 
 

@@ -2,7 +2,15 @@ import argparse
 
 import pytest
 
-from prism.config import DecoderConfig, PatternConfig, TrainingConfig, check_study, training_config
+from prism.config import (
+    DecoderConfig,
+    PatternConfig,
+    PrismConfig,
+    TrainingConfig,
+    check_study,
+    training_config,
+    variant_mapping,
+)
 
 
 def test_defaults_and_budget():
@@ -21,6 +29,7 @@ def test_defaults_and_budget():
         ("n_epochs", 2.5, "`n_epochs` must be an integer > 0, got 2.5"),
         ("max_epochs", -1, "`max_epochs` must be an integer > 0, got -1"),
         ("retry_lr_factor", 2.0, r"`retry_lr_factor` must be in \(0, 1\], got 2.0"),
+        ("schedule", "greedy", "`schedule` must be one of 'progressive', 'all_at_once'"),
     ],
 )
 def test_validation_names_the_setting(field, value, message):
@@ -55,6 +64,7 @@ def test_pattern_config_points_lines_and_radius():
         ({"kind": "spiral"}, "`kind` must be one of 'fermat', 'random', 'star', got 'spiral'"),
         ({"line_length": -1}, "`line_length` must be >= 0 k-pixels, got -1"),
         ({"r_max": 0}, "`r_max` must be"),
+        ({"sample_diameter": 0}, "`sample_diameter` must be a number > 0, got 0"),
         ({"line_length": 4}, "`samples_per_line_meas` must be >= 2 for lines"),
     ],
 )
@@ -69,3 +79,20 @@ def test_study_patterns_must_be_defined():
         check_study(study)
     with pytest.raises(ValueError, match=r"unknown key\(s\) 'radius' in `pattern_models.fermat`"):
         check_study({"pattern_models": {"fermat": {"radius": 3}}})
+
+
+def test_a_variant_updates_each_section_of_the_prism_settings():
+    study = {
+        "prism": {"decoder": {"channels": 32}, "training": {"loss_th": 0.05, "n_epochs": 7}},
+        "prism_variants": {"wide": {"decoder": {"channels": 128}, "optimizer": {"lr": 0.1}}},
+    }
+    mapping = variant_mapping(study, "wide")
+    assert mapping == {
+        "decoder": {"channels": 128},
+        "optimizer": {"lr": 0.1},
+        "training": {"loss_th": 0.05, "n_epochs": 7},
+    }
+    config = PrismConfig.from_mapping(mapping)
+    assert config.decoder.channels == 128 and config.training.n_epochs == 7
+    with pytest.raises(ValueError, match=r"variant 'narrow' is not defined .*\['wide'\]"):
+        variant_mapping(study, "narrow")

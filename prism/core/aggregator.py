@@ -110,6 +110,16 @@ class TelescopeAggregator:
         field = self.detector.fields(self.detector.exit_spectra(x_hat, region), size)
         return (predicted, measured), (field.abs(), target)
 
+    def predict_all(self, x_hat: torch.Tensor) -> Pair:
+        """``(prediction, target)`` amplitudes ``[n, m, m]`` of every measured sample."""
+        key = ("all", self.n_measured)
+        if key not in self._cache:
+            windows = concat_windows(self._windows)
+            self._cache = {key: (windows, amplitude(torch.stack(self._intensities)))}
+        windows, target = self._cache[key]
+        predicted = amplitude(self.detector.intensity(x_hat, windows))
+        return predicted, target.to(x_hat.device)
+
     def _replay_plan(self, index: int, others: list[int]) -> tuple[Windows, torch.Tensor]:
         """Windows of the new sample then the others, and the others' measured amplitudes."""
         key = (index, self.n_measured)

@@ -179,6 +179,10 @@ class PRISMTrainer:
         for index in range(self.next_sample, len(points)):
             self.telescope_agg.set_reference(self.reconstruction)
             self.telescope_agg.add(points[index], image[index].to(self.device))
+            if self.config.schedule == "all_at_once" and index < len(points) - 1:
+                continue
+            if self.config.reset_optimizer:
+                self.optimizer.state.clear()
             began = time.perf_counter()
             fit = self._fit_sample(index, self.criterion)
             self._record(index, fit, time.perf_counter() - began, image_gt)
@@ -307,11 +311,15 @@ class PRISMTrainer:
         return points
 
     def _fit_sample(self, index: int, criterion: LossAggregator) -> SampleFit:
+        """Fit sample ``index`` (progressive) or every sample added so far (all at once)."""
         snapshot = copy.deepcopy((self.model.state_dict(), self.optimizer.state_dict()))
+        budget = self.config.step_budget
+        if self.config.schedule == "all_at_once":
+            budget *= self.telescope_agg.n_measured
         epoch_loss, judged, step = 0.0, None, 0
-        for step in range(self.config.step_budget + 1):
+        for step in range(budget + 1):
             x_hat = self._estimate()
-            new, old = self.telescope_agg.predict(x_hat, index)
+            new, old = self._predict(x_hat, index)
             terms = criterion(new, old)
             judged = terms if criterion is self.criterion else self.criterion(new, old)
             if not (torch.isfinite(terms.total) and torch.isfinite(judged.total)):
@@ -321,7 +329,7 @@ class PRISMTrainer:
             if max(judged.old.item(), judged.new.item()) < self.config.loss_th:
                 self.reconstruction = x_hat.detach()
                 return _fit(judged, step, True)
-            if step == self.config.step_budget:
+            if step == budget:
                 break
             self._step(terms.total)
             epoch_loss += terms.total.item()
@@ -330,6 +338,11 @@ class PRISMTrainer:
                 epoch_loss = 0.0
         self.reconstruction = x_hat.detach()
         return _fit(judged, step, False, "step budget exhausted")
+
+    def _predict(self, x_hat: torch.Tensor, index: int):
+        if self.config.schedule == "all_at_once":
+            return self.telescope_agg.predict_all(x_hat), None
+        return self.telescope_agg.predict(x_hat, index)
 
     def _scheduler_step(self, mean_loss: float) -> None:
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):

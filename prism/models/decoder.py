@@ -14,7 +14,8 @@ class ProgressiveDecoder(nn.Module):
     """A deep decoder whose output is the object amplitude on its ``obj_size`` square.
 
     The network generates a map of at least ``obj_size`` pixels and keeps its centred
-    ``obj_size`` crop (sigmoid output, so the amplitude is in ``[0, 1]``). Its cost follows
+    ``obj_size`` crop; its output activation keeps the amplitude non-negative (sigmoid:
+    within ``[0, 1]``). Its cost follows
     the object, not the grid: the square sits in the ``N x N`` grid at offset
     ``(N - obj_size) // 2`` (:func:`prism.core.simulation.pad_to_grid`), and the detector
     operator reads it there without building the grid.
@@ -43,25 +44,33 @@ class ProgressiveDecoder(nn.Module):
             torch.manual_seed(config.seed)
             if config.kind == "upsample":
                 latent_size = math.ceil(obj_size / 2**config.depth)
-                self.net = _upsampling_net(config.channels, config.depth)
+                self.net = _upsampling_net(config.channels, config.depth, config.activation)
                 latent_shape = (1, config.channels, latent_size, latent_size)
                 map_size = latent_size * 2**config.depth
             else:
                 depth = max(1, math.ceil(math.log2(obj_size)))
-                self.net = _transposed_net(config.channels, depth)
+                self.net = _transposed_net(config.channels, depth, config.activation)
                 latent_shape = (1, config.channels, 1, 1)
                 map_size = 2**depth
-        self.register_buffer("latent", torch.randn(latent_shape, generator=generator))
+        latent = torch.randn(latent_shape, generator=generator)
+        if config.learned_latent:
+            self.latent = nn.Parameter(latent)
+        else:
+            self.register_buffer("latent", latent)
         self.map_size = map_size
 
     def forward(self) -> torch.Tensor:
-        """The current object estimate, float32 ``[1, 1, obj, obj]`` with values in ``[0, 1]``."""
+        """The current object estimate, float32 ``[1, 1, obj, obj]``, non-negative."""
         out = self.net(self.latent)
         start = (out.shape[-1] - self.obj_size) // 2
         return out[..., start : start + self.obj_size, start : start + self.obj_size].float()
 
 
-def _upsampling_net(channels: int, depth: int) -> nn.Sequential:
+def _output(activation: str) -> nn.Module:
+    return nn.Sigmoid() if activation == "sigmoid" else nn.Softplus()
+
+
+def _upsampling_net(channels: int, depth: int, activation: str) -> nn.Sequential:
     layers: list[nn.Module] = []
     for _ in range(depth):
         layers += [
@@ -70,11 +79,11 @@ def _upsampling_net(channels: int, depth: int) -> nn.Sequential:
             nn.ReLU(),
             nn.BatchNorm2d(channels),
         ]
-    layers += [nn.Conv2d(channels, 1, kernel_size=1), nn.Sigmoid()]
+    layers += [nn.Conv2d(channels, 1, kernel_size=1), _output(activation)]
     return nn.Sequential(*layers)
 
 
-def _transposed_net(channels: int, depth: int) -> nn.Sequential:
+def _transposed_net(channels: int, depth: int, activation: str) -> nn.Sequential:
     layers: list[nn.Module] = []
     width = channels
     for _ in range(depth):
@@ -87,5 +96,5 @@ def _transposed_net(channels: int, depth: int) -> nn.Sequential:
             nn.ReLU(),
         ]
         width = out
-    layers += [nn.Conv2d(width, 1, kernel_size=3, padding=1), nn.Sigmoid()]
+    layers += [nn.Conv2d(width, 1, kernel_size=3, padding=1), _output(activation)]
     return nn.Sequential(*layers)

@@ -78,12 +78,13 @@ def simulate(
 ) -> MeasurementSet:
     """Simulate the measurements of one (object, pattern, n_samples, noise, seed), once.
 
-    The grid, object and aperture sizes come from the prepared object's file.
+    The grid and object sizes come from the prepared object's file, the aperture diameter
+    from the pattern or, when it sets none, from that file too.
     """
     prepared = load_arrays(prepared_path)
     x = torch.from_numpy(prepared["object"])
     size, obj_size = int(prepared["image_size"]), int(prepared["obj_size"])
-    sample_diameter = float(prepared["sample_diameter"])
+    sample_diameter = pattern.sample_diameter or float(prepared["sample_diameter"])
     centers = make_pattern(
         pattern.kind,
         n_samples,

@@ -81,18 +81,13 @@ def load_reconstruction(path: str | os.PathLike) -> dict:
     }
 
 
-def resolve_prism(config: PrismConfig, data: MeasurementSet, old_mode: str) -> PrismConfig:
+def resolve_prism(config: PrismConfig, data: MeasurementSet) -> PrismConfig:
     """The PRISM settings a reconstruction really uses (what is logged and trained with).
 
     The decoder is seeded with the measurement set's seed, so a study's seeds vary the noise,
-    the random patterns and the initial weights together; ``old_mode`` comes from the
-    algorithm name (prism-replay, prism-union).
+    the random patterns and the initial weights together.
     """
-    return dataclasses.replace(
-        config,
-        decoder=dataclasses.replace(config.decoder, seed=data.seed),
-        training=dataclasses.replace(config.training, old_mode=old_mode),
-    )
+    return dataclasses.replace(config, decoder=dataclasses.replace(config.decoder, seed=data.seed))
 
 
 def resolve_epie(config: EPIEConfig, data: MeasurementSet) -> EPIEConfig:

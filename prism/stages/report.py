@@ -22,7 +22,7 @@ from prism.stages.evaluate import KEYS, coverage, write_json
 from prism.stages.reconstruct import load_reconstruction
 
 QUALITY = ("ssim", "psnr", "nrmse", "failed_samples")
-PRISM_ALGORITHMS = ("prism-replay", "prism-union")
+REFERENCE = "epie"
 
 
 def read_metrics(metrics_paths: list[str | os.PathLike]) -> pd.DataFrame:
@@ -42,7 +42,9 @@ def summarize(metrics_paths, out_dir: str | os.PathLike) -> dict[str, Path]:
         Receives ``summary.csv`` (mean and standard deviation over seeds of SSIM, PSNR,
         NRMSE and failed samples, one row per configuration), ``summary.html`` (the same,
         formatted for reading), ``timing.csv`` (wall time, likewise), ``scores.png``,
-        ``gallery.png``, ``coverage.png`` and ``learning_curves.png``.
+        ``gallery.png``, ``coverage.png``, ``learning_curves.png``, ``methods.csv`` (every
+        method per case over objects and seeds, against ePIE; :func:`methods_table`) and
+        ``versus_epie.png`` (its SSIM differences as a heat map).
 
     Returns
     -------
@@ -57,6 +59,10 @@ def summarize(metrics_paths, out_dir: str | os.PathLike) -> dict[str, Path]:
         "summary_html": _write_html(summary, out / "summary.html"),
         "timing": _write_table(_over_seeds(frame, ("wall_time_s",)), out / "timing.csv"),
     }
+    methods = methods_table(frame)
+    paths["methods"] = _write_table(methods, out / "methods.csv")
+    paths["versus_epie"] = out / "versus_epie.png"
+    figures.plot_versus_reference(methods, paths["versus_epie"], reference=REFERENCE)
     paths["scores"] = out / "scores.png"
     figures.plot_scores(frame, paths["scores"])
     paths["gallery"] = out / "gallery.png"
@@ -66,6 +72,30 @@ def summarize(metrics_paths, out_dir: str | os.PathLike) -> dict[str, Path]:
     paths["learning_curves"] = out / "learning_curves.png"
     figures.plot_learning_curves(learning_curves(frame), paths["learning_curves"])
     return paths
+
+
+def methods_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every method per case (pattern, apertures, noise), over objects and seeds, against ePIE.
+
+    Columns: ``case``, the case keys, ``algorithm``, ``n_runs``, mean and standard deviation
+    of SSIM and PSNR, of ``ssim_gain`` (SSIM minus ePIE's on the same measurement set; NaN
+    without ePIE) and of the failed samples, and the mean wall time in seconds.
+    """
+    data = ["object", "pattern", "n_samples", "noise", "seed"]
+    reference = frame[frame["algorithm"] == REFERENCE].set_index(data)["ssim"]
+    gain = frame["ssim"].to_numpy() - reference.reindex(pd.MultiIndex.from_frame(frame[data]))
+    frame = frame.assign(ssim_gain=gain.to_numpy())
+    case = ["pattern", "n_samples", "noise"]
+    scores = ["ssim", "psnr", "ssim_gain", "failed_samples"]
+    table = frame.groupby([*case, "algorithm"], sort=True)[scores].agg(["mean", "std"])
+    table.columns = [f"{name}_{stat}" for name, stat in table.columns]
+    grouped = frame.groupby([*case, "algorithm"], sort=True)
+    table.insert(0, "n_runs", grouped["ssim"].size())
+    table["wall_time_s_mean"] = grouped["wall_time_s"].mean()
+    table = table.reset_index()
+    names = [f"{p}, n={n}, {z}" for p, n, z in table[case].itertuples(index=False)]
+    table.insert(0, "case", names)
+    return table
 
 
 def _over_seeds(frame: pd.DataFrame, scores: tuple[str, ...]) -> pd.DataFrame:
@@ -109,10 +139,6 @@ def _first_cases(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[chosen]
 
 
-def _ordered(algorithms) -> list[str]:
-    return [name for name in figures.STYLE if name in set(algorithms)]
-
-
 def gallery_rows(frame: pd.DataFrame) -> list:
     """Ground truth and every method, per object and number of apertures (first seed)."""
     rows = []
@@ -120,7 +146,7 @@ def gallery_rows(frame: pd.DataFrame) -> list:
     for (obj, n), case in cases.groupby(["object", "n_samples"], sort=True):
         data = load_measurements(case["measurements"].iloc[0])
         tiles = [("ground truth", _crop(data.ground_truth, data.obj_size))]
-        for algorithm in _ordered(case["algorithm"]):
+        for algorithm in figures.ordered(case["algorithm"]):
             record = case[case["algorithm"] == algorithm].iloc[0]
             image = load_reconstruction(record["reconstruction"])["reconstruction"]
             title = f"{figures.label(algorithm)}\nSSIM {record['ssim']:.3f}"
@@ -143,10 +169,10 @@ def coverage_maps(frame: pd.DataFrame) -> list:
 def learning_curves(frame: pd.DataFrame) -> list:
     """PRISM's per-sample history, per object and number of apertures (first seed)."""
     cases = _first_cases(frame)
-    cases = cases[cases["algorithm"].isin(PRISM_ALGORITHMS)]
+    cases = cases[cases["algorithm"].str.startswith("prism-")]
     curves = []
     for (obj, n), case in cases.groupby(["object", "n_samples"], sort=True):
-        for algorithm in _ordered(case["algorithm"]):
+        for algorithm in figures.ordered(case["algorithm"]):
             path = case[case["algorithm"] == algorithm]["reconstruction"].iloc[0]
             history = load_reconstruction(path)["history"]
             if history:

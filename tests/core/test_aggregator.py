@@ -91,3 +91,13 @@ def test_fast_and_full_grid_losses_agree(problem, mode):
     for fast_value, full_value in zip(fast_terms, full_terms, strict=True):
         assert fast_value.item() == pytest.approx(full_value.item(), rel=0.02)
         assert fast_value.item() > 0.05
+
+
+def test_predict_all_compares_every_sample_with_its_measurement(problem):
+    agg = TelescopeAggregator(problem.detector, mode="replay")
+    for index in range(3):
+        agg.add(problem.centers[index], problem.y[index])
+    predicted, target = agg.predict_all(problem.square)
+    assert predicted.shape == target.shape == (3, problem.detector.size, problem.detector.size)
+    torch.testing.assert_close(target, problem.y[:3].clamp_min(1e-12).sqrt())
+    torch.testing.assert_close(predicted, target, atol=1e-4, rtol=1e-4)

@@ -173,3 +173,28 @@ def test_checkpoint_of_another_decoder_is_refused(problem, tmp_path):
     other = PRISMTrainer(model, optimizer, None, agg, FAST, "cpu")
     with pytest.raises(ValueError, match="another model architecture"):
         other.resume(tmp_path / CHECKPOINT_NAME)
+
+
+def test_all_at_once_fits_every_sample_in_one_go(problem):
+    config = TrainingConfig(n_epochs=10, max_epochs=1, loss_th=1e-6, schedule="all_at_once")
+    trainer = make_trainer(problem, config)
+    result = run(trainer, problem)
+    n = len(problem.centers)
+    assert [record["index"] for record in result["history"]] == [n - 1]
+    assert result["history"][0]["steps"] == n * config.step_budget
+    assert result["history"][0]["loss_old"] == 0
+    predicted, target = trainer.telescope_agg.predict_all(result["reconstruction"])
+    assert LossAggregator("l1").distance(predicted, target) == pytest.approx(
+        result["history"][0]["loss_new"]
+    )
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_optimizer_moments_are_reset_per_sample_only_when_asked(problem, reset):
+    config = TrainingConfig(n_epochs=5, max_epochs=1, loss_th=1e-6, reset_optimizer=reset)
+    trainer = make_trainer(problem, config, scheduler=None)
+    result = run(trainer, problem, n=3)
+    adam_steps = next(iter(trainer.optimizer.state.values()))["step"].item()
+    last_fit = result["history"][-1]["steps"]
+    earlier = config.init_steps + sum(record["steps"] for record in result["history"][:-1])
+    assert adam_steps == (last_fit if reset else earlier + last_fit)

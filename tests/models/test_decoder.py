@@ -15,6 +15,24 @@ def test_output_is_the_nonnegative_object_square(kind, obj_size):
     assert (out > 0).all() and (out <= 1).all()
 
 
+def test_softplus_output_is_nonnegative_and_unbounded():
+    model = ProgressiveDecoder(64, 32, DecoderConfig(activation="softplus"))
+    with torch.no_grad():
+        model.net[-2].bias.fill_(5.0)
+    out = model()
+    assert (out >= 0).all() and out.max() > 1
+
+
+@pytest.mark.parametrize("learned", [False, True])
+def test_latent_is_trained_only_when_learned(learned):
+    model = ProgressiveDecoder(64, 32, DecoderConfig(learned_latent=learned))
+    trained = {name for name, _ in model.named_parameters()}
+    assert ("latent" in trained) is learned
+    assert "latent" in model.state_dict()
+    same = ProgressiveDecoder(64, 32, DecoderConfig(learned_latent=not learned))
+    assert torch.equal(model(), same())
+
+
 def test_seed_sets_weights_and_latent():
     first = ProgressiveDecoder(64, 32, DecoderConfig(seed=1))
     again = ProgressiveDecoder(64, 32, DecoderConfig(seed=1))
@@ -42,3 +60,5 @@ def test_validation():
         DecoderConfig(kind="unet")
     with pytest.raises(ValueError, match="`channels` must be an integer > 0, got 0"):
         DecoderConfig(channels=0)
+    with pytest.raises(ValueError, match="`activation` must be one of 'sigmoid', 'softplus'"):
+        DecoderConfig(activation="relu")

@@ -95,6 +95,21 @@ def test_simulate_saves_the_measurement_set(tmp_path):
     assert loaded.centers.shape == (4, 1, 2) and loaded.seed == 3
 
 
+def test_a_pattern_may_set_its_own_aperture_diameter(tmp_path):
+    prepare("moon", tmp_path / "moon.npz", PHYSICS)
+    pattern = PatternConfig(kind="fermat", r_max=12, sample_diameter=4)
+    data = simulate(
+        tmp_path / "moon.npz",
+        tmp_path / "m.npz",
+        noise=NoiseConfig(),
+        pattern=pattern,
+        n_samples=3,
+        seed=0,
+    )
+    assert data.sample_diameter == 4 != PHYSICS.sample_diameter
+    assert data.intensities.shape[-1] == data.detector().size == 2 * (4 + 1)
+
+
 def test_resolved_settings_are_what_runs_and_gets_logged(tmp_path):
     from prism.config import EPIEConfig, PrismConfig
     from prism.stages.reconstruct import build_trainer, resolve_epie, resolve_prism
@@ -108,7 +123,8 @@ def test_resolved_settings_are_what_runs_and_gets_logged(tmp_path):
         n_samples=3,
         seed=5,
     )
-    config = resolve_prism(PrismConfig(), data, "union")
+    union = PrismConfig.from_mapping({"training": {"old_mode": "union"}})
+    config = resolve_prism(union, data)
     assert config.decoder.seed == 5 and config.training.old_mode == "union"
     trainer = build_trainer(data, config)
     assert trainer.model.config.seed == 5 and trainer.telescope_agg.mode == "union"

@@ -12,7 +12,16 @@ BAD_CONFIGS = [
         {"pattern_models": {"fermat": {"kind": "spiral"}}},
         "'spiral' is not one of ['fermat', 'random', 'star']",
     ),
-    ({"algorithms": ["gan"]}, "'gan' is not one of ['prism-replay'"),
+    ({"algorithms": ["gan"]}, "'gan' does not match"),
+    ({"algorithms": ["prism-fancy"]}, "PRISM variant 'fancy' is not defined in prism_variants"),
+    (
+        {"prism_variants": {"replay": {"training": {"schedule": "sometimes"}}}},
+        "'sometimes' is not one of ['progressive', 'all_at_once']",
+    ),
+    (
+        {"pattern_models": {"fermat": {"kind": "fermat", "sample_diameter": 40}}},
+        "pattern 'fermat': `sample_diameter` must be in (0, 32]",
+    ),
     ({"physics": {"sample_diameter": 99}}, "`sample_diameter` must be in (0, 32]"),
     ({"physics": {"obj_size": 40}}, "`obj_size` must be an integer in [1, 32], got 40"),
     ({"noise": ["loud"]}, "noise 'loud' is not defined in noise_models"),

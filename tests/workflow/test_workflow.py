@@ -34,6 +34,13 @@ def test_outputs_exist_and_the_table_covers_the_study(tiny_study):
     timing = pd.read_csv(tiny_study / "results/timing.csv")
     assert list(timing.columns[-2:]) == ["wall_time_s_mean", "wall_time_s_std"]
     assert "wall_time_s_mean" not in table and len(timing) == len(table)
+    methods = pd.read_csv(tiny_study / "results/methods.csv")
+    assert len(methods) == len(table) and set(methods["n_runs"]) == {1}
+    epie = methods[methods["algorithm"] == "epie"]
+    assert (epie["ssim_gain_mean"] == 0).all()
+    merged = methods.merge(epie[["case", "ssim_mean"]], on="case", suffixes=("", "_epie"))
+    gain = merged["ssim_mean"] - merged["ssim_mean_epie"]
+    assert (gain - merged["ssim_gain_mean"]).abs().max() < 1e-5
     for algorithm in ALGORITHMS:
         run_dir = tiny_study / f"results/moon/fermat-n3-noiseless-s0/{algorithm}"
         metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -43,7 +50,7 @@ def test_outputs_exist_and_the_table_covers_the_study(tiny_study):
 
 
 def test_figures_are_paper_sized_and_the_report_holds_them(tiny_study, tmp_path, workflow_tools):
-    for name in ("scores", "gallery", "coverage", "learning_curves"):
+    for name in ("scores", "gallery", "coverage", "learning_curves", "versus_epie"):
         image = imageio.imread(tiny_study / f"results/{name}.png")
         assert image.shape[1] == 1400, name  # 7 inches at 200 dpi: one two-column figure
         assert image.std() > 10, name  # something is drawn
@@ -58,6 +65,8 @@ def test_figures_are_paper_sized_and_the_report_holds_them(tiny_study, tmp_path,
         "k-space coverage",
         "per-sample learning curves",
         "Wall time per reconstruction",
+        "SSIM gain over constrained ePIE",
+        "Every method per case",
     ):
         assert caption in text
     assert text.count("data:image/png;") >= 4 and "filename=summary.html" in text  # embedded

@@ -16,8 +16,8 @@ wildcard_constraints:
     n_samples=r"\d+",
     noise=r"[A-Za-z0-9_]+",
     seed=r"\d+",
-    algorithm=r"prism-replay|prism-union|epie|single_aperture|synthetic_aperture",
-    mode=r"replay|union",
+    algorithm=r"prism-[A-Za-z0-9_]+|epie|single_aperture|synthetic_aperture",
+    variant=r"[A-Za-z0-9_]+",
 
 
 def as_json(value):

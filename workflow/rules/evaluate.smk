@@ -32,6 +32,8 @@ rule summarize:
             "results/learning_curves.png", caption=f"{CAPTIONS}/learning_curves.rst", category="3 PRISM"
         ),
         timing=report("results/timing.csv", caption=f"{CAPTIONS}/timing.rst", category="4 Cost"),
+        methods=report("results/methods.csv", caption=f"{CAPTIONS}/methods.rst", category="1 Results"),
+        versus=report("results/versus_epie.png", caption=f"{CAPTIONS}/versus_epie.rst", category="1 Results"),
         metrics="metrics/study.json",
         scores_csv="metrics/scores.csv",
     log:

@@ -1,12 +1,20 @@
 # PRISM: initialization -> progressive training (resumes from its per-sample checkpoint) -> retry.
-PRISM_DIR = f"results/{{object}}/{DATA_KEY}/prism-{{mode}}"
-PRISM_ARGS = "--measurements {input.measurements} --prism {params.prism:q} --old-mode {wildcards.mode}"
+# The algorithm prism-<variant> trains with the prism section updated by prism_variants[variant].
+from prism.config import variant_mapping
+
+PRISM_DIR = f"results/{{object}}/{DATA_KEY}/prism-{{variant}}"
+PRISM_ARGS = "--measurements {input.measurements} --prism {params.prism:q}"
 
 
 def prism_identity(wildcards):
-    """The reconstruction's identity: the mode wildcard becomes the algorithm name."""
-    ids = {k: v for k, v in wildcards.items() if k != "mode"}
-    return as_json(ids | {"algorithm": f"prism-{wildcards.mode}"})
+    """The reconstruction's identity: the variant wildcard becomes the algorithm name."""
+    ids = {k: v for k, v in wildcards.items() if k != "variant"}
+    return as_json(ids | {"algorithm": f"prism-{wildcards.variant}"})
+
+
+def prism_settings(wildcards):
+    """The variant's PRISM settings as JSON (a rule reruns when they change)."""
+    return as_json(variant_mapping(config, wildcards.variant))
 
 
 rule prism_init:
@@ -15,12 +23,12 @@ rule prism_init:
     output:
         f"{PRISM_DIR}/init.pt",
     params:
-        prism=as_json(config["prism"]),
+        prism=prism_settings,
         identity=prism_identity,
     log:
-        f"logs/prism_init/{{object}}/{DATA_KEY}-{{mode}}.log",
+        f"logs/prism_init/{{object}}/{DATA_KEY}-{{variant}}.log",
     benchmark:
-        f"logs/benchmarks/prism_init/{{object}}/{DATA_KEY}-{{mode}}.tsv"
+        f"logs/benchmarks/prism_init/{{object}}/{DATA_KEY}-{{variant}}.tsv"
     threads: 1
     shell:
         f"python -m prism prism-init {PRISM_ARGS} --out {{output}} {TRACK} > {{log}} 2>&1"
@@ -33,13 +41,13 @@ rule prism_train:
     output:
         f"{PRISM_DIR}/train.pt",
     params:
-        prism=as_json(config["prism"]),
+        prism=prism_settings,
         identity=prism_identity,
         progress=f"{PRISM_DIR}/progress",
     log:
-        f"logs/prism_train/{{object}}/{DATA_KEY}-{{mode}}.log",
+        f"logs/prism_train/{{object}}/{DATA_KEY}-{{variant}}.log",
     benchmark:
-        f"logs/benchmarks/prism_train/{{object}}/{DATA_KEY}-{{mode}}.tsv"
+        f"logs/benchmarks/prism_train/{{object}}/{DATA_KEY}-{{variant}}.tsv"
     threads: 1
     shell:
         f"python -m prism prism-train {PRISM_ARGS} --checkpoint {{input.checkpoint}} --progress-dir {{params.progress}}"
@@ -53,12 +61,12 @@ rule prism_retry:
     output:
         f"{PRISM_DIR}/reconstruction.npz",
     params:
-        prism=as_json(config["prism"]),
+        prism=prism_settings,
         identity=prism_identity,
     log:
-        f"logs/prism_retry/{{object}}/{DATA_KEY}-{{mode}}.log",
+        f"logs/prism_retry/{{object}}/{DATA_KEY}-{{variant}}.log",
     benchmark:
-        f"logs/benchmarks/prism_retry/{{object}}/{DATA_KEY}-{{mode}}.tsv"
+        f"logs/benchmarks/prism_retry/{{object}}/{DATA_KEY}-{{variant}}.tsv"
     threads: 1
     shell:
         f"python -m prism prism-retry {PRISM_ARGS} --checkpoint {{input.checkpoint}} --out {{output}} {TRACK} > {{log}} 2>&1"
