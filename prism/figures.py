@@ -21,6 +21,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from prism.io import atomic_write  # noqa: E402
 
 STYLE = {  # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency
+    "prism-all_at_once": ("#CC79A7", "P", "PRISM (all at once)"),
     "prism-replay": ("#0072B2", "o", "PRISM (replay)"),
     "prism-union": ("#56B4E9", "s", "PRISM (union)"),
     "epie": ("#D55E00", "^", "ePIE"),
@@ -208,10 +209,12 @@ def plot_learning_curves(curves: list[tuple[str, str, dict]], out_png) -> None:
         top, bottom = axes[:, titles.index(title)]
         colour, marker, name = style(algorithm)
         samples = np.asarray(history["index"]) + 1
-        top.plot(samples, history["ssim"], color=colour, marker=marker, markersize=3, label=name)
-        bottom.semilogy(samples, history["loss_new"], color=colour, label=f"{name}: new")
-        old = np.where(samples > 1, history["loss_old"], np.nan)  # no old term at first
-        bottom.semilogy(samples, old, color=colour, linestyle="--", label=f"{name}: old")
+        marks = {"color": colour, "marker": marker, "markersize": 3}  # an all-at-once fit: 1 point
+        top.plot(samples, history["ssim"], **marks, label=name)
+        bottom.semilogy(samples, history["loss_new"], **marks, label=f"{name}: new")
+        old = np.asarray(history["loss_old"], dtype=float)  # 0: no old term (first sample, or
+        old = np.where(old > 0, old, np.nan)  # an all-at-once fit)
+        bottom.semilogy(samples, old, **marks, linestyle="--", label=f"{name}: old")
         top.set_title(title, fontsize=8)
     for top, bottom in axes.T:
         top.set_ylabel("SSIM", fontsize=8)

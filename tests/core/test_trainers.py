@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -9,7 +11,10 @@ from prism.metrics import evaluate
 from prism.models.decoder import ProgressiveDecoder
 from prism.models.losses import LossAggregator
 
-FAST = TrainingConfig(n_epochs=25, max_epochs=2, loss_th=0.03, init_steps=100)
+FAST = TrainingConfig(
+    n_epochs=25, max_epochs=2, loss_th=0.03, init_steps=100, schedule="progressive"
+)
+FAST_ALL_AT_ONCE = replace(FAST, schedule="all_at_once")
 
 
 class RecordingWriter:
@@ -37,12 +42,16 @@ def run(trainer, problem, n=None):
     return trainer.run_progressive_training(problem.centers[:n], problem.y[:n], problem.x, 1)
 
 
-@pytest.mark.parametrize("mode", ["replay", "union"])
-def test_end_to_end_beats_the_single_aperture_image(problem, mode):
-    result = run(make_trainer(problem, mode=mode), problem)
+@pytest.mark.parametrize(
+    ("config", "mode", "records"),
+    [(FAST, "replay", 8), (FAST, "union", 8), (FAST_ALL_AT_ONCE, "replay", 1)],
+    ids=["progressive-replay", "progressive-union", "all_at_once"],
+)
+def test_end_to_end_beats_the_single_aperture_image(problem, config, mode, records):
+    result = run(make_trainer(problem, config, mode=mode), problem)
     single = evaluate(single_aperture_image(problem.x, problem.telescope), problem.x, obj_size=32)
     assert result["metrics"]["ssim"] > single.ssim + 0.3
-    assert len(result["history"]) == len(problem.centers)
+    assert len(problem.centers) == 8 and len(result["history"]) == records
     assert result["reconstruction"].shape == (1, 1, problem.obj_size, problem.obj_size)
     for failure in result["failed"]:
         assert failure["reason"] == "step budget exhausted"
@@ -74,7 +83,7 @@ def _without_times(history):
 
 def test_checkpoint_of_another_config_is_refused(problem, tmp_path):
     run(make_trainer(problem, log_dir=tmp_path), problem, n=1)
-    other = make_trainer(problem, TrainingConfig(loss_th=0.5))
+    other = make_trainer(problem, replace(FAST, loss_th=0.5))
     with pytest.raises(ValueError, match="another training config.*loss_th"):
         other.resume(tmp_path / CHECKPOINT_NAME)
 
@@ -150,7 +159,7 @@ def test_create_scheduler():
 
 
 def test_support_initialization_and_amp_run(problem):
-    config = TrainingConfig(n_epochs=10, max_epochs=1, init_target="support", init_steps=20)
+    config = replace(FAST, n_epochs=10, max_epochs=1, init_target="support", init_steps=20)
     trainer = make_trainer(problem, config, use_amp=True)
     reconstruction, _ = trainer.run_initialization(problem.y[0], problem.centers[0], None)
     centre = problem.obj_size // 2
@@ -176,7 +185,7 @@ def test_checkpoint_of_another_decoder_is_refused(problem, tmp_path):
 
 
 def test_all_at_once_fits_every_sample_in_one_go(problem):
-    config = TrainingConfig(n_epochs=10, max_epochs=1, loss_th=1e-6, schedule="all_at_once")
+    config = replace(FAST_ALL_AT_ONCE, n_epochs=10, max_epochs=1, loss_th=1e-6)
     trainer = make_trainer(problem, config)
     result = run(trainer, problem)
     n = len(problem.centers)
@@ -191,7 +200,7 @@ def test_all_at_once_fits_every_sample_in_one_go(problem):
 
 @pytest.mark.parametrize("reset", [False, True])
 def test_optimizer_moments_are_reset_per_sample_only_when_asked(problem, reset):
-    config = TrainingConfig(n_epochs=5, max_epochs=1, loss_th=1e-6, reset_optimizer=reset)
+    config = replace(FAST, n_epochs=5, max_epochs=1, loss_th=1e-6, reset_optimizer=reset)
     trainer = make_trainer(problem, config, scheduler=None)
     result = run(trainer, problem, n=3)
     adam_steps = next(iter(trainer.optimizer.state.values()))["step"].item()

@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 
 from prism.io import file_sha256
 
-ALGORITHMS = ["epie", "prism-replay", "single_aperture", "synthetic_aperture"]
+ALGORITHMS = ["epie", "prism-all_at_once", "prism-replay", "single_aperture", "synthetic_aperture"]
 
 
 def client_and_runs(workdir, experiment="prism-tiny"):
@@ -55,7 +55,8 @@ def test_figures_are_paper_sized_and_the_report_holds_them(tiny_study, tmp_path,
         assert image.shape[1] == 1400, name  # 7 inches at 200 dpi: one two-column figure
         assert image.std() > 10, name  # something is drawn
     html = (tiny_study / "results/summary.html").read_text()
-    assert "PRISM (replay)" in html and "SSIM" in html and " ± " in html
+    assert "PRISM (all at once)" in html and "PRISM (replay)" in html
+    assert "SSIM" in html and " ± " in html
     report = tmp_path / "report.html"
     workflow_tools.run(tiny_study, "snakemake", "--report", str(report))
     text = report.read_text()
@@ -106,6 +107,15 @@ def test_one_finished_run_per_reconstruction_under_the_study(tiny_study):
         assert tags["snakemake.rule"] == "evaluate"
         assert json.loads(tags["snakemake.wildcards"])["algorithm"] in ALGORITHMS
         assert run.data.params["study.object"] == "moon"
+
+
+def test_default_prism_fits_every_aperture_at_once(tiny_study):
+    client, runs = client_and_runs(tiny_study)
+    key = "n_samples=5/noise=noiseless/seed=0/algorithm=prism-all_at_once"
+    (run,) = [r for r in runs if r.info.run_name.endswith(key)]
+    assert run.data.params["prism.training.schedule"] == "all_at_once"
+    history = client.get_metric_history(run.info.run_id, "sample/ssim")
+    assert [metric.step for metric in history] == [4]  # one fit, after the fifth aperture
 
 
 def test_prism_run_has_per_sample_curves_params_and_checkpoints(tiny_study):

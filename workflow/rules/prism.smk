@@ -1,4 +1,4 @@
-# PRISM: initialization -> progressive training (resumes from its per-sample checkpoint) -> retry.
+# PRISM: initialization -> training (a progressive run resumes from its per-sample checkpoint) -> retry.
 # The algorithm prism-<variant> trains with the prism section updated by prism_variants[variant].
 from prism.config import variant_mapping
 
