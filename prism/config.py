@@ -64,6 +64,12 @@ class TrainingConfig:
         fitting and constrained ePIE in the sparse regime.
     reset_optimizer : bool
         Clear the optimiser's moment estimates before each new sample.
+    noise_stop : float or None
+        On noisy data, ``loss_th`` is raised to this multiple of the data's noise floor (the
+        loss between the measured amplitudes and a copy re-noised with the data's own noise
+        model; see :func:`prism.stages.reconstruct.noise_floor`), so that a fit stops before
+        it fits the noise (the estimate reads 0.89-1.04 times the true floor, and a fit
+        only approaches the floor). None keeps ``loss_th``.
     """
 
     loss_type: str = "l1"
@@ -76,6 +82,7 @@ class TrainingConfig:
     retry_lr_factor: float = 0.1
     schedule: str = "all_at_once"
     reset_optimizer: bool = False
+    noise_stop: float | None = 1.5
 
     def __post_init__(self) -> None:
         check_choice("loss_type", self.loss_type, LOSS_TYPES)
@@ -83,6 +90,8 @@ class TrainingConfig:
         check_choice("old_mode", self.old_mode, OLD_MODES)
         check_choice("init_target", self.init_target, INIT_TARGETS)
         check_positive("loss_th", self.loss_th)
+        if self.noise_stop is not None:
+            check_positive("noise_stop", self.noise_stop)
         for name in ("n_epochs", "max_epochs", "init_steps"):
             check_positive(name, getattr(self, name), integer=True)
         if not 0 < self.retry_lr_factor <= 1:

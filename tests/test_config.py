@@ -30,6 +30,7 @@ def test_defaults_and_budget():
         ("max_epochs", -1, "`max_epochs` must be an integer > 0, got -1"),
         ("retry_lr_factor", 2.0, r"`retry_lr_factor` must be in \(0, 1\], got 2.0"),
         ("schedule", "greedy", "`schedule` must be one of 'progressive', 'all_at_once'"),
+        ("noise_stop", 0.0, "`noise_stop` must be a number > 0, got 0.0"),
     ],
 )
 def test_validation_names_the_setting(field, value, message):

@@ -130,3 +130,25 @@ def test_resolved_settings_are_what_runs_and_gets_logged(tmp_path):
     assert trainer.model.config.seed == 5 and trainer.telescope_agg.mode == "union"
     assert trainer.config.old_mode == "union"
     assert resolve_epie(EPIEConfig(), data).seed == 5
+
+
+@pytest.mark.parametrize("noise", [NoiseConfig(snr_db=40), NoiseConfig(photons=1e6)])
+def test_noise_floor_estimates_the_loss_between_noisy_and_clean_data(tmp_path, noise):
+    from prism.config import PrismConfig
+    from prism.core.optics import amplitude
+    from prism.models.losses import LossAggregator
+    from prism.stages.reconstruct import noise_floor, resolve_prism
+
+    prepare("moon", tmp_path / "moon.npz", PHYSICS)
+    common = {"pattern": PatternConfig(kind="fermat", r_max=12), "n_samples": 6, "seed": 3}
+    clean = simulate(tmp_path / "moon.npz", tmp_path / "c.npz", noise=NoiseConfig(), **common)
+    noisy = simulate(tmp_path / "moon.npz", tmp_path / "n.npz", noise=noise, **common)
+    distance = LossAggregator("l1").distance
+    true = distance(amplitude(noisy.intensities), amplitude(clean.intensities)).item()
+    floor = noise_floor(noisy, "l1")
+    assert 0.8 * true < floor < 1.2 * true and noise_floor(clean, "l1") == 0
+    default = PrismConfig()
+    assert resolve_prism(default, noisy).training.loss_th == pytest.approx(1.5 * floor)
+    assert resolve_prism(default, clean).training.loss_th == default.training.loss_th
+    off = PrismConfig.from_mapping({"training": {"noise_stop": None}})
+    assert resolve_prism(off, noisy).training.loss_th == default.training.loss_th
