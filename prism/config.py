@@ -82,7 +82,7 @@ class TrainingConfig:
     retry_lr_factor: float = 0.1
     schedule: str = "all_at_once"
     reset_optimizer: bool = False
-    noise_stop: float | None = 1.5
+    noise_stop: float | None = 1.2
 
     def __post_init__(self) -> None:
         check_choice("loss_type", self.loss_type, LOSS_TYPES)

@@ -148,7 +148,7 @@ def test_noise_floor_estimates_the_loss_between_noisy_and_clean_data(tmp_path, n
     floor = noise_floor(noisy, "l1")
     assert 0.8 * true < floor < 1.2 * true and noise_floor(clean, "l1") == 0
     default = PrismConfig()
-    assert resolve_prism(default, noisy).training.loss_th == pytest.approx(1.5 * floor)
+    assert resolve_prism(default, noisy).training.loss_th == pytest.approx(1.2 * floor)
     assert resolve_prism(default, clean).training.loss_th == default.training.loss_th
     off = PrismConfig.from_mapping({"training": {"noise_stop": None}})
     assert resolve_prism(off, noisy).training.loss_th == default.training.loss_th
