@@ -209,12 +209,12 @@ def plot_learning_curves(curves: list[tuple[str, str, dict]], out_png) -> None:
         top, bottom = axes[:, titles.index(title)]
         colour, marker, name = style(algorithm)
         samples = np.asarray(history["index"]) + 1
-        marks = {"color": colour, "marker": marker, "markersize": 3}  # an all-at-once fit: 1 point
-        top.plot(samples, history["ssim"], **marks, label=name)
-        bottom.semilogy(samples, history["loss_new"], **marks, label=f"{name}: new")
+        top.plot(samples, history["ssim"], color=colour, marker=marker, markersize=3, label=name)
+        lone = {"marker": marker, "markersize": 3} if len(samples) == 1 else {}  # all at once
+        bottom.semilogy(samples, history["loss_new"], color=colour, **lone, label=f"{name}: new")
         old = np.asarray(history["loss_old"], dtype=float)  # 0: no old term (first sample, or
         old = np.where(old > 0, old, np.nan)  # an all-at-once fit)
-        bottom.semilogy(samples, old, **marks, linestyle="--", label=f"{name}: old")
+        bottom.semilogy(samples, old, color=colour, linestyle="--", label=f"{name}: old")
         top.set_title(title, fontsize=8)
     for top, bottom in axes.T:
         top.set_ylabel("SSIM", fontsize=8)
