@@ -21,6 +21,7 @@ PROJECT_FILES = (
 )
 ENV = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1"}
 ENV.pop("MLFLOW_TRACKING_URI", None)
+WORKFLOW_TIMEOUT_S = 600  # a hang guard: a busy 2-core machine runs the 4-core study in ~5 min
 
 
 def copy_workflow(destination: Path) -> Path:
@@ -42,7 +43,9 @@ def copy_workflow(destination: Path) -> Path:
     return destination
 
 
-def run(workdir: Path, *command: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def run(
+    workdir: Path, *command: str, timeout: int = WORKFLOW_TIMEOUT_S
+) -> subprocess.CompletedProcess:
     """Run a command in ``workdir``; fail the test with its output when it fails."""
     done = subprocess.run(
         command, cwd=workdir, env=ENV, capture_output=True, text=True, timeout=timeout
@@ -55,7 +58,12 @@ def snakemake(workdir: Path, *args: str, **env: str) -> subprocess.CompletedProc
     """Run Snakemake in ``workdir`` with extra ``env``; return it, whatever its outcome."""
     command = ["snakemake", *args]
     return subprocess.run(
-        command, cwd=workdir, env=ENV | env, capture_output=True, text=True, timeout=300
+        command,
+        cwd=workdir,
+        env=ENV | env,
+        capture_output=True,
+        text=True,
+        timeout=WORKFLOW_TIMEOUT_S,
     )
 
 
