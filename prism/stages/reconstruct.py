@@ -124,7 +124,8 @@ def noise_floor(data: MeasurementSet, loss_type: str) -> float:
         return 0.0
     measured = data.intensities.clamp_min(0)  # Gaussian noise leaves negative values
     distance = LossAggregator(loss_type).distance
-    # streams independent of the data's own noise, which was drawn with the plain seed
+    # the data's own noise was drawn with the plain seed; salting it ([seed, draws]) gives
+    # streams independent of that noise
     seeds = np.random.SeedSequence([data.seed, NOISE_FLOOR_DRAWS]).generate_state(NOISE_FLOOR_DRAWS)
     floors = []
     for seed in seeds.tolist():
