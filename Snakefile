@@ -4,7 +4,7 @@ import os
 
 from snakemake.utils import min_version, validate
 
-from prism.config import check_study
+from prism.study import check_study
 
 min_version("9.0")
 
@@ -16,14 +16,14 @@ configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
-check_study(config)  # cross-field checks (aperture and object fit the grid, noise names defined)
+check_study(config)  # cross-field checks: sizes fit the grid, names defined, algorithms registered
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/tracking.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/prism.smk"
-include: "workflow/rules/baselines.smk"
+include: "workflow/rules/solvers.smk"
 include: "workflow/rules/evaluate.smk"
 
 

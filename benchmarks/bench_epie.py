@@ -2,8 +2,8 @@
 
 The set-up of ``common.py``: 64 Fermat samples out to ``r_max = N / 4``, as points or as
 64-px lines measured at 9 points, support + non-negativity (``EPIEConfig`` defaults), no
-per-epoch metrics. Each configuration runs ``run_epie`` in its own subprocess (CPU only:
-``run_epie`` has no device option): "s/epoch" is the median of the epochs after the first,
+per-epoch metrics. Each configuration runs the ePIE solver in its own subprocess (CPU only:
+it has no device option): "s/epoch" is the median of the epochs after the first,
 "min s" the fastest, "setup s" what the run took up to the first epoch's end beyond the
 median (windows, initial spectrum), "peak MiB" the process at its largest during the run
 (RSS) and "+MiB" its growth over the data set-up.
@@ -36,25 +36,21 @@ from common import (
     start,
 )
 
-from prism.config import EPIEConfig
-from prism.core.epie import run_epie
+from prism.core.operator import MeasurementOperator, MeasurementSet
+from prism.solvers.epie import EPIEConfig, solve
 
 N_APERTURES = 64
 
 
 class EpochClock:
-    """A writer for ``run_epie`` that notes when each epoch ends (its first scalar)."""
+    """A ``score`` for the ePIE solver that notes when each epoch ends and scores nothing."""
 
     def __init__(self) -> None:
         self.ends: list[float] = []
 
-    def add_scalar(self, tag: str, value: float, step: int) -> None:
-        """Note the time when epoch ``step`` reports."""
-        if step == len(self.ends):
-            self.ends.append(time.perf_counter())
-
-    def add_image(self, tag: str, image, step: int) -> None:
-        """Ignore images."""
+    def __call__(self, estimate) -> dict:
+        self.ends.append(time.perf_counter())
+        return {}
 
 
 def measure(full_grid: bool, points_per_line: int, epochs: int, threads: int) -> dict:
@@ -67,14 +63,9 @@ def measure(full_grid: bool, points_per_line: int, epochs: int, threads: int) ->
     before = rss_mib()
     clock = EpochClock()
     began = time.perf_counter()
-    run_epie(
-        y,
-        centers,
-        detector=detector,
-        samples_per_line_meas=points_per_line,
-        config=EPIEConfig(epochs=epochs),
-        writer=clock,
-    )
+    data = MeasurementSet.from_detector(detector, centers, y, samples_per_line_meas=points_per_line)
+    operator = MeasurementOperator(data, full_grid=full_grid)
+    solve(data, operator, EPIEConfig(epochs=epochs), score=clock)
     epoch_s = [later - earlier for earlier, later in itertools.pairwise(clock.ends)]
     setup = clock.ends[0] - began - statistics.median(epoch_s)
     peak = peak_rss_mib()

@@ -22,10 +22,10 @@ from skimage.data import moon
 
 from prism.core.aggregator import TelescopeAggregator
 from prism.core.detector import Detector
+from prism.core.grid import crop_object
 from prism.core.optics import Telescope
 from prism.core.sampling import line_points, make_pattern
 from prism.core.simulation import prepare_object, simulate_measurements
-from prism.metrics import crop_object
 
 IMAGE_SIZE = 1024
 OBJ_SIZE = 73

@@ -47,7 +47,6 @@ from common import (
 from prism.cli import ProgressPrinter
 from prism.config import (
     DecoderConfig,
-    EPIEConfig,
     NoiseConfig,
     PatternConfig,
     PhysicsConfig,
@@ -55,8 +54,11 @@ from prism.config import (
     TrainingConfig,
 )
 from prism.metrics import evaluate
+from prism.solvers import find
+from prism.solvers.epie import EPIEConfig
+from prism.solvers.prism import build_trainer, resolve
 from prism.stages import data as data_stages
-from prism.stages import reconstruct
+from prism.stages import prism, reconstruct
 
 PHYSICS = PhysicsConfig(image_size=IMAGE_SIZE, obj_size=OBJ_SIZE, sample_diameter=SAMPLE_DIAMETER)
 PATTERN = PatternConfig(
@@ -89,26 +91,27 @@ def run(args: argparse.Namespace, folder: Path, device: torch.device) -> dict:
     )
     decoder = DecoderConfig(kind=args.decoder, channels=args.channels)
     config = PrismConfig(decoder=decoder, training=training)
-    config = reconstruct.resolve_prism(config, measurements)
-    reconstruct.prism_initialize(
+    config = resolve(config, measurements)
+    prism.prism_initialize(
         measurements,
         folder / "init.pt",
-        reconstruct.build_trainer(measurements, config, device=device),
+        build_trainer(measurements, config, device=device),
     )
     lap("initialize")
     progress = ProgressPrinter("sample")
     options = {"log_dir": folder / "progress", "writer": progress}
-    trainer = reconstruct.build_trainer(measurements, config, device=device, **options)
-    result = reconstruct.prism_train(measurements, folder / "init.pt", folder / "train.pt", trainer)
+    trainer = build_trainer(measurements, config, device=device, **options)
+    result = prism.prism_train(measurements, folder / "init.pt", folder / "train.pt", trainer)
     progress.flush()
     lap("train")
-    trainer = reconstruct.build_trainer(measurements, config, device=device)
-    recovered = reconstruct.prism_retry(
+    trainer = build_trainer(measurements, config, device=device)
+    recovered = prism.prism_retry(
         measurements, folder / "train.pt", folder / "prism.npz", trainer, config
     )
     lap("retry")
-    epie_config = reconstruct.resolve_epie(EPIEConfig(), measurements)
-    reconstruct.epie(measurements, folder / "epie.npz", epie_config)
+    epie = find("epie")
+    epie_config = epie.resolved(EPIEConfig(), measurements)
+    reconstruct.reconstruct(epie, measurements, epie_config, folder / "epie.npz")
     lap("epie")
     scores = {
         name: evaluate(

@@ -16,18 +16,11 @@ from pathlib import Path
 
 import torch
 
-from prism.config import (
-    EPIEConfig,
-    NoiseConfig,
-    PatternConfig,
-    PhysicsConfig,
-    PrismConfig,
-    from_mapping,
-)
+from prism.config import NoiseConfig, PatternConfig, PhysicsConfig, from_mapping
 from prism.io import file_sha256, load_measurements
-from prism.stages.reconstruct import resolve_epie, resolve_prism
+from prism.solvers import find, registry
 
-JSON_SETTINGS = ("physics", "pattern", "noise", "prism", "epie")
+JSON_SETTINGS = ("physics", "pattern", "noise", "settings")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -56,12 +49,13 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--n-samples", type=int, required=True)
     simulate.add_argument("--seed", type=int, required=True)
     for name in ("prism-init", "prism-train", "prism-retry"):
-        sub = stage(name, f"PRISM {name[6:]}", "--measurements", "--out", "--prism")
+        sub = stage(name, f"PRISM {name[6:]}", "--measurements", "--out", "--settings")
+        sub.add_argument("--algorithm", required=True, help="prism-<variant>")
         sub.add_argument("--checkpoint", help="input checkpoint (train, retry)")
         sub.add_argument("--progress-dir", help="per-sample checkpoints (train)")
-    stage("epie", "ePIE baseline", "--measurements", "--out", "--epie")
-    framing = stage("framing", "framing reference", "--measurements", "--out")
-    framing.add_argument("--kind", required=True, choices=("single_aperture", "synthetic_aperture"))
+    solve = stage("reconstruct", "any unstaged solver", "--measurements", "--out", "--settings")
+    solve.add_argument("--algorithm", required=True, help="a registered solver (see `methods`)")
+    stages.add_parser("methods", help="list the registered solvers")
     stage(
         "evaluate",
         "metrics JSON and PNG",
@@ -92,16 +86,18 @@ def _settings(args: argparse.Namespace) -> dict:
         "physics": lambda m: from_mapping(PhysicsConfig, m, "physics"),
         "pattern": lambda m: from_mapping(PatternConfig, m, "pattern"),
         "noise": lambda m: from_mapping(NoiseConfig, m, "noise"),
-        "prism": PrismConfig.from_mapping,
-        "epie": lambda m: from_mapping(EPIEConfig, m, "epie"),
     }
-    return {
+    settings = {
         name: build(getattr(args, name)) for name, build in builders.items() if hasattr(args, name)
     }
+    if hasattr(args, "algorithm"):
+        solver = find(args.algorithm)
+        settings[solver.name] = solver.build_settings(args.settings, args.algorithm)
+    return settings
 
 
 def _run_stage(args: argparse.Namespace, settings: dict, measurements, writer) -> None:
-    from prism.stages import data, evaluate, reconstruct
+    from prism.stages import data, evaluate
 
     if args.stage == "prepare":
         derived = data.prepare(args.source, args.out, settings["physics"])
@@ -123,12 +119,13 @@ def _run_stage(args: argparse.Namespace, settings: dict, measurements, writer) -
         report.write_tracked_scores(args.metrics, args.out_metrics, args.out_curves)
     elif args.stage.startswith("prism-"):
         _run_prism(args, settings["prism"], measurements, writer)
-    elif args.stage == "epie":
+    elif args.stage == "reconstruct":
+        from prism.stages.reconstruct import reconstruct
+
+        solver = find(args.algorithm)
         progress = _scoped(writer, "epoch")
-        reconstruct.epie(measurements, args.out, settings["epie"], progress)
+        reconstruct(solver, measurements, settings[solver.name], args.out, writer=progress)
         progress.flush()
-    elif args.stage == "framing":
-        reconstruct.framing(measurements, args.out, args.kind)
     elif args.stage == "evaluate":
         record = evaluate.score(
             args.measurements, args.reconstruction, args.out_json, args.out_png, key=args.wildcards
@@ -139,18 +136,19 @@ def _run_stage(args: argparse.Namespace, settings: dict, measurements, writer) -
             writer.add_image("coverage", evaluate.coverage(measurements)[None].float(), 0)
 
 
-def _run_prism(args: argparse.Namespace, config: PrismConfig, measurements, writer) -> None:
-    from prism.stages import reconstruct
+def _run_prism(args: argparse.Namespace, config, measurements, writer) -> None:
+    from prism.solvers.prism import build_trainer
+    from prism.stages import prism
 
     log_dir = args.progress_dir if args.stage == "prism-train" else None
     progress = _scoped(writer, "sample")
-    trainer = reconstruct.build_trainer(measurements, config, log_dir=log_dir, writer=progress)
+    trainer = build_trainer(measurements, config, log_dir=log_dir, writer=progress)
     if args.stage == "prism-init":
-        reconstruct.prism_initialize(measurements, args.out, trainer)
+        prism.prism_initialize(measurements, args.out, trainer)
     elif args.stage == "prism-train":
-        reconstruct.prism_train(measurements, args.checkpoint, args.out, trainer)
+        prism.prism_train(measurements, args.checkpoint, args.out, trainer)
     else:
-        reconstruct.prism_retry(measurements, args.checkpoint, args.out, trainer, config)
+        prism.prism_retry(measurements, args.checkpoint, args.out, trainer, config)
     progress.flush()
     if writer is not None and args.stage != "prism-init":
         writer.log_artifact(args.out, "checkpoints" if args.stage == "prism-train" else None)
@@ -221,9 +219,20 @@ def _terminate(signum, frame) -> None:
     raise SystemExit(f"stopped by signal {signum}")
 
 
+def _list_methods() -> None:
+    for solver in registry().values():
+        name = f"{solver.name}-<variant>" if solver.staged else solver.name
+        kind = "framing reference" if solver.reference else "solver"
+        settings = solver.settings.__name__ if solver.settings else "no settings"
+        print(f"{name:24} {solver.style()[2]} ({kind}; {settings})")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run one stage."""
     args = _parser().parse_args(argv)
+    if args.stage == "methods":
+        _list_methods()
+        return
     torch.set_num_threads(max(1, args.threads))
     signal.signal(signal.SIGTERM, _terminate)
     if args.stage.startswith("study-"):
@@ -232,15 +241,14 @@ def main(argv: list[str] | None = None) -> None:
     settings = _settings(args)
     path = getattr(args, "measurements", None)
     measurements = load_measurements(path) if path else None
-    if "prism" in settings:
-        settings["prism"] = resolve_prism(settings["prism"], measurements)
-    if "epie" in settings:
-        settings["epie"] = resolve_epie(settings["epie"], measurements)
+    if hasattr(args, "algorithm"):
+        solver = find(args.algorithm)
+        settings[solver.name] = solver.resolved(settings[solver.name], measurements)
     context = nullcontext(None)
     if args.track is not None:
         from prism import tracking
 
-        params = {name: dataclasses.asdict(config) for name, config in settings.items()}
+        params = {name: dataclasses.asdict(config) for name, config in settings.items() if config}
         if measurements is not None:
             params["derived"] = _geometry(measurements)
         context = tracking.tracked_run(

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, field, fields
-
-from prism.core.sampling import PATTERNS
-from prism.core.simulation import Geometry, derive_geometry
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
 LOSS_TYPES = ("l1", "l2", "ssim")
 OLD_MODES = ("union", "replay")
@@ -15,6 +12,7 @@ DECODER_KINDS = ("upsample", "transposed")
 ACTIVATIONS = ("sigmoid", "softplus")
 FIT_SCHEDULES = ("progressive", "all_at_once")
 SCHEDULERS = ("plateau", "cosine_warm_restarts")
+PATTERNS = ("fermat", "random", "star")
 
 
 def check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -147,42 +145,6 @@ class DecoderConfig:
 
 
 @dataclass(frozen=True)
-class EPIEConfig:
-    """Settings of :func:`prism.core.epie.run_epie`.
-
-    Attributes
-    ----------
-    epochs : int
-        Sweeps over every sample.
-    alpha : float
-        Step size of the spectrum update, in (0, 2).
-    support : bool
-        Zero the object outside its ``obj_size`` square after every sweep.
-    real : bool
-        Keep only the real part of the object after every sweep.
-    nonnegative : bool
-        Keep the real part clipped at 0 (implies ``real``).
-    random_order : bool
-        Visit the samples in a seeded random order each sweep instead of the pattern order.
-    seed : int
-        Seed of the random order.
-    """
-
-    epochs: int = 100
-    alpha: float = 1.0
-    support: bool = True
-    real: bool = False
-    nonnegative: bool = True
-    random_order: bool = False
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        check_positive("epochs", self.epochs, integer=True)
-        if not 0 < self.alpha < 2:
-            raise ValueError(f"`alpha` must be in (0, 2), got {self.alpha!r}")
-
-
-@dataclass(frozen=True)
 class PhysicsConfig:
     """The instrument: grid, object and aperture sizes, or the physics they derive from.
 
@@ -209,18 +171,6 @@ class PhysicsConfig:
 
     def __post_init__(self) -> None:
         check_positive("image_size", self.image_size, integer=True)
-
-    def geometry(self) -> Geometry:
-        """``obj_size`` and ``sample_diameter`` used, derived from the physics when not given."""
-        return derive_geometry(
-            self.image_size,
-            wavelength=self.wavelength,
-            distance=self.distance,
-            obj_diameter=self.obj_diameter,
-            dxf=self.dxf,
-            obj_size=self.obj_size,
-            sample_diameter=self.sample_diameter,
-        )
 
 
 @dataclass(frozen=True)
@@ -334,10 +284,13 @@ class RetryConfig:
 def from_mapping(cls, mapping: dict | None, section: str):
     """Build a config dataclass from a mapping; unknown keys are errors.
 
+    A field whose default is itself a config dataclass (a section, e.g. ``prism.training``)
+    is built from its sub-mapping the same way.
+
     Parameters
     ----------
     cls : type
-        A config dataclass of this module.
+        A frozen settings dataclass.
     mapping : dict or None
         Settings (None or missing keys take the defaults).
     section : str
@@ -351,60 +304,26 @@ def from_mapping(cls, mapping: dict | None, section: str):
             f"unknown key(s) {', '.join(map(repr, unknown))} in `{section}`; "
             f"allowed: {', '.join(names)}"
         )
+    for item in fields(cls):
+        if item.name in mapping and is_dataclass(item.default_factory):
+            mapping[item.name] = from_mapping(
+                item.default_factory, mapping[item.name], f"{section}.{item.name}"
+            )
     return cls(**mapping)
 
 
 @dataclass(frozen=True)
 class PrismConfig:
-    """Everything a PRISM reconstruction needs besides the data and its old-knowledge mode."""
+    """Every PRISM setting: decoder, training, optimiser and retry (one per config section)."""
 
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     retry: RetryConfig = field(default_factory=RetryConfig)
 
-    @classmethod
-    def from_mapping(cls, mapping: dict | None) -> PrismConfig:
-        """Build from the workflow's ``prism`` section (unknown keys are errors)."""
-        mapping = dict(mapping or {})
-        sections = {
-            "decoder": DecoderConfig,
-            "training": TrainingConfig,
-            "optimizer": OptimizerConfig,
-            "retry": RetryConfig,
-        }
-        unknown = sorted(set(mapping) - set(sections))
-        if unknown:
-            raise ValueError(f"unknown key(s) {unknown} in `prism`; allowed: {list(sections)}")
-        return cls(
-            **{k: from_mapping(c, mapping.get(k), f"prism.{k}") for k, c in sections.items()}
-        )
-
     def as_dict(self) -> dict:
         """Plain nested dict of every setting."""
         return asdict(self)
-
-
-def variant_mapping(config: dict, name: str) -> dict:
-    """The ``prism`` section of a study with variant ``name``'s overrides applied.
-
-    A study names its PRISM variants in ``prism_variants`` (name -> partial ``prism`` section);
-    the algorithm ``prism-<name>`` trains with the study's ``prism`` settings, each section
-    updated by the variant's. The result goes to :meth:`PrismConfig.from_mapping`.
-
-    Raises
-    ------
-    ValueError
-        When the study defines no variant of that name.
-    """
-    variants = config.get("prism_variants") or {}
-    if name not in variants:
-        raise ValueError(
-            f"PRISM variant {name!r} is not defined in prism_variants (defined: {sorted(variants)})"
-        )
-    base, override = config.get("prism") or {}, variants[name] or {}
-    sections = sorted(set(base) | set(override))
-    return {key: (base.get(key) or {}) | (override.get(key) or {}) for key in sections}
 
 
 def training_config(args: TrainingConfig | argparse.Namespace) -> TrainingConfig:
@@ -419,42 +338,3 @@ def training_config(args: TrainingConfig | argparse.Namespace) -> TrainingConfig
         names = {field.name for field in fields(TrainingConfig)}
         return TrainingConfig(**{k: v for k, v in vars(args).items() if k in names})
     raise TypeError(f"`args` must be a TrainingConfig or argparse.Namespace, got {type(args)}")
-
-
-def check_study(config: dict) -> None:
-    """Check a workflow config beyond its schema, before any job runs.
-
-    Builds every typed config (so out-of-range values fail with their messages), derives the
-    geometry (aperture and object must fit the grid), checks that every noise and pattern
-    name of the study is defined in ``noise_models`` and ``pattern_models``, and builds the
-    settings of every PRISM variant the algorithms name (``prism-<variant>``).
-
-    Raises
-    ------
-    ValueError
-        Naming the setting, the value received and what is allowed.
-    """
-    physics = from_mapping(PhysicsConfig, config.get("physics"), "physics")
-    for key, kind, models, builder in (
-        ("noise", "noise", "noise_models", NoiseConfig),
-        ("patterns", "pattern", "pattern_models", PatternConfig),
-    ):
-        known = sorted(config.get(models, {}))
-        for name in config.get(key, []):
-            if name not in known:
-                raise ValueError(f"{kind} {name!r} is not defined in {models} (defined: {known})")
-        for name, model in config.get(models, {}).items():
-            from_mapping(builder, model, f"{models}.{name}")
-    PrismConfig.from_mapping(config.get("prism"))
-    for algorithm in config.get("algorithms", []):
-        if algorithm.startswith("prism-"):
-            PrismConfig.from_mapping(variant_mapping(config, algorithm.removeprefix("prism-")))
-    from_mapping(EPIEConfig, config.get("epie"), "epie")
-    physics.geometry()
-    for name in config.get("patterns", []):
-        diameter = config["pattern_models"][name].get("sample_diameter")
-        if diameter is not None and diameter > physics.image_size:
-            raise ValueError(
-                f"pattern {name!r}: `sample_diameter` must be in (0, {physics.image_size}] "
-                f"k-space pixels (the grid), got {diameter!r}"
-            )

@@ -7,7 +7,6 @@ fixed metadata, so a rerun of the same study writes the same bytes.
 from __future__ import annotations
 
 import os
-import zlib
 
 import matplotlib
 
@@ -19,33 +18,31 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from prism.io import atomic_write  # noqa: E402
+from prism.solvers import find, name_style, registry  # noqa: E402
 
-STYLE = {  # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency
+PRISM_VARIANT_STYLES = {  # the default study's PRISM variants keep these in every figure
     "prism-all_at_once": ("#CC79A7", "P", "PRISM (all at once)"),
     "prism-replay": ("#0072B2", "o", "PRISM (replay)"),
     "prism-union": ("#56B4E9", "s", "PRISM (union)"),
-    "epie": ("#D55E00", "^", "ePIE"),
-    "synthetic_aperture": ("#009E73", "D", "synthetic aperture"),
-    "single_aperture": ("#000000", "v", "single aperture"),
 }
-_VARIANT_COLOURS = ("#E69F00", "#CC79A7", "#F0E442", "#56B4E9", "#0072B2", "#009E73")
-_VARIANT_MARKERS = ("P", "X", "h", "*", "p", "<", ">")
 PAPER_WIDTH_IN = 7.0  # a two-column figure
 _SAVE = {"dpi": 200, "format": "png", "metadata": {"Software": None}}
 
 
 def style(algorithm: str) -> tuple[str, str, str]:
-    """``(colour, marker, display name)`` of an algorithm.
+    """``(colour, marker, display name)`` of an algorithm, the same in every figure.
 
-    The named methods of :data:`STYLE` keep theirs; any other PRISM variant ``prism-<name>``
-    gets a palette colour and a marker chosen from its name, the same in every figure.
+    A registered solver's own style (:meth:`prism.solvers.Solver.style`; a variant of a
+    staged solver and a solver without colours get a palette colour and marker chosen from
+    the name); the default study's PRISM variants keep fixed ones. A name no solver claims
+    is still drawn, styled from its name.
     """
-    if algorithm in STYLE:
-        return STYLE[algorithm]
-    code = zlib.crc32(algorithm.encode())
-    colour = _VARIANT_COLOURS[code % len(_VARIANT_COLOURS)]
-    marker = _VARIANT_MARKERS[code % len(_VARIANT_MARKERS)]
-    return colour, marker, f"PRISM ({algorithm.removeprefix('prism-')})"
+    if algorithm in PRISM_VARIANT_STYLES:
+        return PRISM_VARIANT_STYLES[algorithm]
+    try:
+        return find(algorithm).style(algorithm)
+    except ValueError:
+        return (*name_style(algorithm), algorithm)
 
 
 def label(algorithm: str) -> str:
@@ -54,15 +51,25 @@ def label(algorithm: str) -> str:
 
 
 def ordered(algorithms) -> list[str]:
-    """Algorithms in display order: PRISM variants (named ones first), ePIE, the framing rows."""
-    present = set(algorithms)
-    variants = sorted(name for name in present if name.startswith("prism-") and name not in STYLE)
-    known = [name for name in STYLE if name in present]
-    return (
-        [name for name in known if name.startswith("prism-")]
-        + variants
-        + [name for name in known if not name.startswith("prism-")]
-    )
+    """Algorithms in display order, none dropped.
+
+    Staged solvers' variants first (the named PRISM variants first, then by name), then the
+    other registered solvers in registry order, then any unregistered name, then the framing
+    references.
+    """
+    solvers = list(registry().values())
+
+    def key(algorithm: str) -> tuple:
+        try:
+            solver = find(algorithm)
+        except ValueError:
+            return (2, 0, algorithm)
+        group = 0 if solver.staged else 3 if solver.reference else 1
+        named = list(PRISM_VARIANT_STYLES)
+        rank = named.index(algorithm) if algorithm in named else len(named)
+        return (group, solvers.index(solver), rank, algorithm)
+
+    return sorted(set(algorithms), key=key)
 
 
 def plot_scores(frame: pd.DataFrame, out_png: str | os.PathLike) -> None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from prism.core.detector import Detector
-from prism.core.optics import Telescope
+from prism.core.operator import MeasurementSet
 
 
 def atomic_write(path: str | os.PathLike, write) -> Path:
@@ -67,50 +65,6 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
 
 MEASUREMENT_FORMAT = "prism-measurements/2"
-
-
-@dataclass(frozen=True)
-class MeasurementSet:
-    """One simulated data set, shared by every algorithm (the export format's content).
-
-    Attributes
-    ----------
-    intensities : torch.Tensor
-        Float32 ``[n, m, m]`` measured detector intensities (see
-        :mod:`prism.core.detector`: ``m = 2 * (ceil(sample_diameter) + 1)``).
-    centers : torch.Tensor
-        Float32 ``[n, 1, 2]`` points or ``[n, 2, 2]`` line end points, ``[y, x]`` k-space
-        pixels from DC.
-    image_size, obj_size : int
-        Grid size ``N`` and object width; the object support is the ``obj_size`` square at
-        offset ``(N - obj_size) // 2``.
-    sample_diameter : float
-        Aperture disc diameter in k-space pixels.
-    samples_per_line_meas : int
-        Points per line measurement (1 for points).
-    photons, snr_db : float or None
-        Noise model (Poisson photon budget per measurement, Gaussian SNR in dB); None is off.
-    seed : int
-        Seed of the noise.
-    ground_truth : torch.Tensor or None
-        Float32 ``[N, N]`` object amplitude, when known.
-    """
-
-    intensities: torch.Tensor
-    centers: torch.Tensor
-    image_size: int
-    obj_size: int
-    sample_diameter: float
-    samples_per_line_meas: int
-    photons: float | None
-    snr_db: float | None
-    seed: int
-    ground_truth: torch.Tensor | None
-
-    def detector(self) -> Detector:
-        """The measurement operator these intensities were simulated with."""
-        telescope = Telescope(self.image_size, sample_diameter=self.sample_diameter)
-        return Detector(telescope, self.obj_size)
 
 
 def save_measurements(data: MeasurementSet, path: str | os.PathLike) -> Path:

@@ -1,37 +1,16 @@
-"""The one ruler for every method: SSIM, PSNR and NRMSE on the object crop (DESIGN.md §5)."""
+"""The one ruler for every method: SSIM, PSNR and NRMSE on the object crop."""
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 
+from prism.core.grid import crop_object
+
 _WIN_SIZE = 11
 _SIGMA = 1.5
 _K1, _K2 = 0.01, 0.03
-
-
-def crop_object(x: torch.Tensor, obj_size: int) -> torch.Tensor:
-    """Crop the object from the N x N grid it was zero-padded into.
-
-    Parameters
-    ----------
-    x : torch.Tensor, shape [..., N, N], any dtype
-        Tensor whose last two dims are the grid.
-    obj_size : int
-        Object side in pixels, in [1, N]. The crop starts at (N - obj_size) // 2 on both axes.
-
-    Returns
-    -------
-    torch.Tensor, shape [..., obj_size, obj_size], dtype of `x`
-        A view of the centred crop.
-    """
-    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"`x` must have shape [..., N, N], got {tuple(x.shape)}")
-    n = x.shape[-1]
-    if isinstance(obj_size, bool) or not isinstance(obj_size, int) or not 1 <= obj_size <= n:
-        raise ValueError(f"`obj_size` must be an int in [1, {n}], got {obj_size!r}")
-    start = (n - obj_size) // 2
-    return x[..., start : start + obj_size, start : start + obj_size]
 
 
 def _gaussian_window(size: int = _WIN_SIZE, sigma: float = _SIGMA) -> torch.Tensor:
@@ -182,3 +161,11 @@ def evaluate(x_hat: torch.Tensor, x: torch.Tensor, *, obj_size: int) -> Metrics:
         psnr=float(psnr(a, b, data_range=1.0)),
         nrmse=float(nrmse(a, b)),
     )
+
+
+def scorer(x: torch.Tensor, *, obj_size: int) -> Callable[[torch.Tensor], dict[str, float]]:
+    """A function scoring an estimate against the ground truth ``x`` with :func:`evaluate`.
+
+    What a stage hands a solver as ``score``, so the solver never holds the ground truth.
+    """
+    return lambda x_hat: evaluate(x_hat, x, obj_size=obj_size).as_dict()

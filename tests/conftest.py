@@ -3,10 +3,10 @@ import torch
 from skimage import data
 
 from prism.core.detector import Detector
+from prism.core.grid import crop_object
 from prism.core.optics import Telescope
 from prism.core.sampling import make_pattern
 from prism.core.simulation import prepare_object, simulate_measurements
-from prism.metrics import crop_object
 
 N, OBJ, DIAMETER, SAMPLES = 64, 32, 12, 8
 

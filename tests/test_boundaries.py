@@ -8,6 +8,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "prism"
 CORE = [*sorted((PACKAGE / "core").glob("*.py")), *sorted((PACKAGE / "models").glob("*.py"))]
+CORE += sorted((PACKAGE / "solvers").glob("*.py"))
 CORE += [PACKAGE / "metrics.py", PACKAGE / "config.py"]
 ALLOWED = {"torch", "numpy", "skimage", "prism"} | set(sys.stdlib_module_names)
 LAZY_ONLY = {"prism.plotting"}

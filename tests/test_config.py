@@ -7,10 +7,10 @@ from prism.config import (
     PatternConfig,
     PrismConfig,
     TrainingConfig,
-    check_study,
+    from_mapping,
     training_config,
-    variant_mapping,
 )
+from prism.study import check_study, method_settings
 
 
 def test_defaults_and_budget():
@@ -87,13 +87,13 @@ def test_a_variant_updates_each_section_of_the_prism_settings():
         "prism": {"decoder": {"channels": 32}, "training": {"loss_th": 0.05, "n_epochs": 7}},
         "prism_variants": {"wide": {"decoder": {"channels": 128}, "optimizer": {"lr": 0.1}}},
     }
-    mapping = variant_mapping(study, "wide")
+    mapping = method_settings(study, "prism-wide")
     assert mapping == {
         "decoder": {"channels": 128},
         "optimizer": {"lr": 0.1},
         "training": {"loss_th": 0.05, "n_epochs": 7},
     }
-    config = PrismConfig.from_mapping(mapping)
+    config = from_mapping(PrismConfig, mapping, "prism")
     assert config.decoder.channels == 128 and config.training.n_epochs == 7
     with pytest.raises(ValueError, match=r"variant 'narrow' is not defined .*\['wide'\]"):
-        variant_mapping(study, "narrow")
+        method_settings(study, "prism-narrow")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from prism.core.operator import MeasurementSet
 from prism.io import (
-    MeasurementSet,
     atomic_write,
     file_sha256,
     load_checkpoint,

@@ -5,7 +5,8 @@ import pytest
 import torch
 from skimage import data, filters, metrics, transform
 
-from prism.metrics import Metrics, crop_object, evaluate, nrmse, psnr, ssim
+from prism.core.grid import crop_object
+from prism.metrics import Metrics, evaluate, nrmse, psnr, ssim
 
 
 def _camera() -> np.ndarray:

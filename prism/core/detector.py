@@ -30,9 +30,8 @@ from dataclasses import dataclass
 
 import torch
 
+from prism.core.grid import crop_object, pad_to_grid
 from prism.core.optics import Telescope, amplitude, fft2c, ifft2c, power
-from prism.core.simulation import pad_to_grid
-from prism.metrics import crop_object
 
 
 @dataclass(frozen=True)

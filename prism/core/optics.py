@@ -1,6 +1,6 @@
 """The telescope as one linear field operator, and its intensity measurement.
 
-Conventions (DESIGN §2): an ``N x N`` grid with DC at index ``N // 2`` on each axis;
+Conventions: an ``N x N`` grid with DC at index ``N // 2`` on each axis;
 positions are ``[y, x]`` in k-space pixels from DC. ``F(u) = fftshift(fft2(ifftshift(u)))``
 with ``norm="ortho"``, and ``F^-1`` likewise. These two functions are the project's only FFT
 pair.

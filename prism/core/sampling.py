@@ -10,7 +10,8 @@ import math
 
 import torch
 
-PATTERNS = ("fermat", "random", "star")
+from prism.config import PATTERNS
+
 GOLDEN_ANGLE = math.pi * (3.0 - math.sqrt(5.0))
 
 

@@ -1,4 +1,4 @@
-"""From an image and a physical set-up to the measured intensities (DESIGN §2).
+"""From an image and a physical set-up to the measured intensities.
 
 The object is a real, non-negative amplitude: the square root of the min-max normalised grey
 image, resized to ``obj_size`` and zero-padded into the ``N x N`` grid at offset
@@ -7,20 +7,19 @@ image, resized to ``obj_size`` and zero-padded into the ``N x N`` grid at offset
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from skimage.color import rgb2gray, rgba2rgb
 from skimage.transform import resize
 
+from prism.config import PhysicsConfig
+from prism.core.detector import Detector
+from prism.core.grid import crop_object, pad_to_grid
 from prism.core.sampling import line_points
-from prism.metrics import crop_object
-
-if TYPE_CHECKING:
-    from prism.core.detector import Detector
 
 _MAX_FIELDS_PER_CHUNK = 2**24  # complex elements held at once (the full-grid reference's fields)
 
@@ -99,6 +98,11 @@ def derive_geometry(
     return Geometry(obj_size=int(obj_size), sample_diameter=float(sample_diameter), dx=dx)
 
 
+def physics_geometry(physics: PhysicsConfig) -> Geometry:
+    """The sizes of a study's instrument settings (:func:`derive_geometry` of its fields)."""
+    return derive_geometry(**dataclasses.asdict(physics))
+
+
 def _check_sizes(image_size: int, obj_size: int, sample_diameter: float) -> None:
     if not isinstance(obj_size, int) or not 1 <= obj_size <= image_size:
         raise ValueError(f"`obj_size` must be an integer in [1, {image_size}], got {obj_size!r}")
@@ -166,30 +170,6 @@ def prepare_object(image: np.ndarray, *, obj_size: int, image_size: int) -> torc
         raise ValueError(f"`image` is constant (all values {low:g}); nothing to reconstruct")
     obj = torch.from_numpy(np.sqrt((grey - low) / (high - low))).to(torch.float32)
     return pad_to_grid(obj, image_size)
-
-
-def pad_to_grid(obj: torch.Tensor, image_size: int) -> torch.Tensor:
-    """Zero-pad ``[..., s, s]`` into ``[..., N, N]`` at offset ``(N - s) // 2``."""
-    size = obj.shape[-1]
-    if obj.shape[-2] != size or size > image_size:
-        raise ValueError(
-            f"`obj` must be square and at most {image_size} px, got shape {tuple(obj.shape)}"
-        )
-    before = (image_size - size) // 2
-    after = image_size - size - before
-    return torch.nn.functional.pad(obj, (before, after, before, after))
-
-
-def support_mask(obj_size: int, image_size: int) -> torch.Tensor:
-    """Bool ``[N, N]`` mask of the object support (the padded square)."""
-    return pad_to_grid(torch.ones(obj_size, obj_size), image_size) > 0
-
-
-def support_disc(obj_size: int, image_size: int) -> torch.Tensor:
-    """Bool ``[N, N]`` disc of diameter ``obj_size`` inscribed in the object support."""
-    offsets = torch.arange(obj_size, dtype=torch.float32) - (obj_size - 1) / 2
-    disc = offsets[:, None].square() + offsets[None, :].square() <= (obj_size / 2) ** 2
-    return pad_to_grid(disc, image_size)
 
 
 def add_noise(

@@ -1,4 +1,4 @@
-"""PRISMTrainer: fit a decoder progressively, one aperture at a time (DESIGN §3)."""
+"""PRISMTrainer: fit a decoder to measured intensities, all at once or one aperture at a time."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from torch import nn
 
 from prism.config import SCHEDULERS, TrainingConfig, check_choice, training_config
 from prism.core.aggregator import TelescopeAggregator
+from prism.core.grid import crop_object, support_disc
 from prism.core.sampling import line_points
-from prism.core.simulation import support_disc
 from prism.io import load_checkpoint, save_checkpoint
-from prism.metrics import crop_object, evaluate
+from prism.metrics import evaluate
 from prism.models.losses import LossAggregator, LossTerms
 
 CHECKPOINT_NAME = "checkpoint.pt"

@@ -12,10 +12,11 @@ import torch
 
 from prism.config import NoiseConfig, PatternConfig, PhysicsConfig
 from prism.core.detector import Detector
+from prism.core.operator import MeasurementSet
 from prism.core.optics import Telescope
 from prism.core.sampling import make_pattern
-from prism.core.simulation import prepare_object, simulate_measurements
-from prism.io import MeasurementSet, load_arrays, save_arrays, save_measurements
+from prism.core.simulation import physics_geometry, prepare_object, simulate_measurements
+from prism.io import load_arrays, save_arrays, save_measurements
 
 BUILTIN_IMAGES = ("moon", "camera", "astronaut", "coins", "brick", "grass", "hubble_deep_field")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -53,7 +54,7 @@ def prepare(source: str | os.PathLike, out_path: str | os.PathLike, physics: Phy
     dict
         The geometry used: ``image_size``, ``obj_size``, ``sample_diameter``, ``dx``.
     """
-    geometry = physics.geometry()
+    geometry = physics_geometry(physics)
     x = prepare_object(
         read_image(source), obj_size=geometry.obj_size, image_size=physics.image_size
     )
@@ -104,12 +105,10 @@ def simulate(
         snr_db=noise.snr_db,
         seed=seed,
     )
-    data = MeasurementSet(
-        intensities=intensities,
-        centers=centers,
-        image_size=size,
-        obj_size=obj_size,
-        sample_diameter=sample_diameter,
+    data = MeasurementSet.from_detector(
+        detector,
+        centers,
+        intensities,
         samples_per_line_meas=points,
         photons=noise.photons,
         snr_db=noise.snr_db,

@@ -10,10 +10,10 @@ import imageio.v3 as imageio
 import numpy as np
 import torch
 
-from prism.core.optics import Telescope
-from prism.core.sampling import line_points
-from prism.io import MeasurementSet, atomic_write, load_measurements
-from prism.metrics import crop_object, evaluate
+from prism.core.grid import crop_object
+from prism.core.operator import MeasurementOperator, MeasurementSet
+from prism.io import atomic_write, load_measurements
+from prism.metrics import evaluate
 from prism.stages.reconstruct import load_reconstruction
 
 KEYS = ("object", "pattern", "n_samples", "noise", "seed", "algorithm")
@@ -54,8 +54,7 @@ def score(measurements_path, reconstruction_path, out_json, out_png, *, key: dic
 
 def coverage(data: MeasurementSet) -> torch.Tensor:
     """Bool ``[N, N]`` k-space coverage: the union of every measured aperture."""
-    telescope = Telescope(data.image_size, sample_diameter=data.sample_diameter)
-    return telescope.union_mask(line_points(data.centers, data.samples_per_line_meas))
+    return MeasurementOperator(data).coverage()
 
 
 def write_png(image: torch.Tensor, path: str | os.PathLike) -> Path:

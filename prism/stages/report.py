@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from prism import figures
+from prism.core.grid import crop_object
 from prism.io import atomic_write, load_measurements
-from prism.metrics import crop_object
 from prism.stages.evaluate import KEYS, coverage, write_json
 from prism.stages.reconstruct import load_reconstruction
 

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from prism.core.detector import Detector, concat_windows
+from prism.core.grid import pad_to_grid
 from prism.core.optics import Telescope, fft2c
 from prism.core.sampling import line_points, make_pattern
-from prism.core.simulation import pad_to_grid
 
 N, OBJ, DIAMETER = 64, 24, 10.0
 # points inside, one sub-pixel, one truncated at the grid edge, one at the corner

@@ -7,18 +7,16 @@ from skimage.color import rgb2gray, rgba2rgb
 from skimage.transform import resize
 
 from prism.core.detector import Detector
+from prism.core.grid import crop_object, pad_to_grid, support_mask
 from prism.core.optics import Telescope
 from prism.core.sampling import line_points, make_pattern
 from prism.core.simulation import (
     Geometry,
     add_noise,
     derive_geometry,
-    pad_to_grid,
     prepare_object,
     simulate_measurements,
-    support_mask,
 )
-from prism.metrics import crop_object
 
 EUROPA = {"wavelength": 520e-9, "distance": 628.3e9, "obj_diameter": 3121.6e3}
 

@@ -5,11 +5,11 @@ import torch
 
 from prism.config import DecoderConfig, TrainingConfig
 from prism.core.aggregator import TelescopeAggregator
-from prism.core.framing import single_aperture_image
 from prism.core.trainers import CHECKPOINT_NAME, PRISMTrainer, create_scheduler
 from prism.metrics import evaluate
 from prism.models.decoder import ProgressiveDecoder
 from prism.models.losses import LossAggregator
+from prism.solvers.framing import single_aperture_image
 
 FAST = TrainingConfig(
     n_epochs=25, max_epochs=2, loss_th=0.03, init_steps=100, schedule="progressive"

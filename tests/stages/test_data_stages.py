@@ -111,8 +111,11 @@ def test_a_pattern_may_set_its_own_aperture_diameter(tmp_path):
 
 
 def test_resolved_settings_are_what_runs_and_gets_logged(tmp_path):
-    from prism.config import EPIEConfig, PrismConfig
-    from prism.stages.reconstruct import build_trainer, resolve_epie, resolve_prism
+    from prism.config import PrismConfig, from_mapping
+    from prism.solvers import find
+    from prism.solvers.epie import EPIEConfig
+    from prism.solvers.prism import build_trainer
+    from prism.solvers.prism import resolve as resolve_prism
 
     prepare("moon", tmp_path / "moon.npz", PHYSICS)
     data = simulate(
@@ -123,21 +126,23 @@ def test_resolved_settings_are_what_runs_and_gets_logged(tmp_path):
         n_samples=3,
         seed=5,
     )
-    union = PrismConfig.from_mapping({"training": {"old_mode": "union"}})
+    union = from_mapping(PrismConfig, {"training": {"old_mode": "union"}}, "prism")
     config = resolve_prism(union, data)
     assert config.decoder.seed == 5 and config.training.old_mode == "union"
     trainer = build_trainer(data, config)
     assert trainer.model.config.seed == 5 and trainer.telescope_agg.mode == "union"
     assert trainer.config.old_mode == "union"
-    assert resolve_epie(EPIEConfig(), data).seed == 5
+    assert find("epie").resolved(EPIEConfig(), data).seed == 5
+    assert find("prism-union").resolved(union, data) == config
 
 
 @pytest.mark.parametrize("noise", [NoiseConfig(snr_db=40), NoiseConfig(photons=1e6)])
 def test_noise_floor_estimates_the_loss_between_noisy_and_clean_data(tmp_path, noise):
-    from prism.config import PrismConfig
+    from prism.config import PrismConfig, from_mapping
     from prism.core.optics import amplitude
     from prism.models.losses import LossAggregator
-    from prism.stages.reconstruct import noise_floor, resolve_prism
+    from prism.solvers.prism import noise_floor
+    from prism.solvers.prism import resolve as resolve_prism
 
     prepare("moon", tmp_path / "moon.npz", PHYSICS)
     common = {"pattern": PatternConfig(kind="fermat", r_max=12), "n_samples": 6, "seed": 3}
@@ -150,5 +155,5 @@ def test_noise_floor_estimates_the_loss_between_noisy_and_clean_data(tmp_path, n
     default = PrismConfig()
     assert resolve_prism(default, noisy).training.loss_th == pytest.approx(1.2 * floor)
     assert resolve_prism(default, clean).training.loss_th == default.training.loss_th
-    off = PrismConfig.from_mapping({"training": {"noise_stop": None}})
+    off = from_mapping(PrismConfig, {"training": {"noise_stop": None}}, "prism")
     assert resolve_prism(off, noisy).training.loss_th == default.training.loss_th

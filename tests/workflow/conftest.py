@@ -19,9 +19,18 @@ PROJECT_FILES = (
     "data/raw",
     "data/.gitignore",
 )
+WORKFLOW_TESTS = Path(__file__).resolve().parent
 ENV = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1"}
 ENV.pop("MLFLOW_TRACKING_URI", None)
 WORKFLOW_TIMEOUT_S = 600  # a hang guard: a busy 2-core machine runs the 4-core study in ~5 min
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the marks must be on by then
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/workflow/ `workflow` (this hook sees the session's items)."""
+    for item in items:
+        if item.path.resolve().is_relative_to(WORKFLOW_TESTS):
+            item.add_marker(pytest.mark.workflow)
 
 
 def copy_workflow(destination: Path) -> Path:

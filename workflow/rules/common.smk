@@ -3,6 +3,9 @@ import json
 import shlex
 from pathlib import Path
 
+from prism.solvers import algorithm_pattern
+from prism.study import method_settings
+
 STUDY_RECORD = ".prism/study.json"
 DATA_KEY = "{pattern}-n{n_samples}-{noise}-s{seed}"
 MEASUREMENTS = f"data/measurements/{{object}}/{DATA_KEY}.npz"
@@ -16,7 +19,7 @@ wildcard_constraints:
     n_samples=r"\d+",
     noise=r"[A-Za-z0-9_]+",
     seed=r"\d+",
-    algorithm=r"prism-[A-Za-z0-9_]+|epie|single_aperture|synthetic_aperture",
+    algorithm=algorithm_pattern(),
     variant=r"[A-Za-z0-9_]+",
 
 

@@ -1,9 +1,8 @@
 # PRISM: initialization -> training (a progressive run resumes from its per-sample checkpoint) -> retry.
 # The algorithm prism-<variant> trains with the prism section updated by prism_variants[variant].
-from prism.config import variant_mapping
 
 PRISM_DIR = f"results/{{object}}/{DATA_KEY}/prism-{{variant}}"
-PRISM_ARGS = "--measurements {input.measurements} --prism {params.prism:q}"
+PRISM_ARGS = "--algorithm prism-{wildcards.variant} --measurements {input.measurements} --settings {params.prism:q}"
 
 
 def prism_identity(wildcards):
@@ -14,7 +13,7 @@ def prism_identity(wildcards):
 
 def prism_settings(wildcards):
     """The variant's PRISM settings as JSON (a rule reruns when they change)."""
-    return as_json(variant_mapping(config, wildcards.variant))
+    return as_json(method_settings(config, f"prism-{wildcards.variant}"))
 
 
 rule prism_init:

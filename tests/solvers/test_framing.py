@@ -1,10 +1,10 @@
 import torch
 
 from prism.core.detector import Detector
-from prism.core.framing import single_aperture_image, synthetic_aperture_image
 from prism.core.sampling import line_points
 from prism.core.simulation import simulate_measurements
 from prism.metrics import evaluate
+from prism.solvers.framing import single_aperture_image, synthetic_aperture_image
 
 
 def test_single_aperture_is_the_dc_measurement_amplitude(problem):

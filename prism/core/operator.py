@@ -1,0 +1,225 @@
+"""The one measurement operator every solver reconstructs through, and the data it explains.
+
+A :class:`MeasurementSet` is what an instrument recorded (intensities, where the apertures
+were, the noise model; the ground truth only when simulated). A
+:class:`MeasurementOperator` is built once from it and holds everything a solver needs to
+model those measurements: the forward intensities of an object square (points and lines),
+the fields behind every aperture and their adjoint on the aperture windows (for spectral
+solvers such as ePIE), the noise model, and the k-space coverage. Solvers never build
+windows or detectors themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+
+from prism.core.detector import Detector, Windows
+from prism.core.optics import Telescope
+from prism.core.sampling import line_points
+from prism.core.simulation import add_noise
+
+
+@dataclass(frozen=True)
+class MeasurementSet:
+    """One measured (or simulated) data set, shared by every solver.
+
+    Attributes
+    ----------
+    intensities : torch.Tensor
+        Float32 ``[n, m, m]`` measured detector intensities (see
+        :mod:`prism.core.detector`: ``m = 2 * (ceil(sample_diameter) + 1)``).
+    centers : torch.Tensor
+        Float32 ``[n, 1, 2]`` points or ``[n, 2, 2]`` line end points, ``[y, x]`` k-space
+        pixels from DC.
+    image_size, obj_size : int
+        Grid size ``N`` and object width; the object support is the ``obj_size`` square at
+        offset ``(N - obj_size) // 2``.
+    sample_diameter : float
+        Aperture disc diameter in k-space pixels.
+    samples_per_line_meas : int
+        Points per line measurement (1 for points).
+    photons, snr_db : float or None
+        Noise model (Poisson photon budget per measurement, Gaussian SNR in dB); None is off.
+    seed : int
+        Seed of the noise.
+    ground_truth : torch.Tensor or None
+        Float32 ``[N, N]`` object amplitude, when known.
+    """
+
+    intensities: torch.Tensor
+    centers: torch.Tensor
+    image_size: int
+    obj_size: int
+    sample_diameter: float
+    samples_per_line_meas: int
+    photons: float | None
+    snr_db: float | None
+    seed: int
+    ground_truth: torch.Tensor | None
+
+    @classmethod
+    def from_detector(
+        cls,
+        detector: Detector,
+        centers: torch.Tensor,
+        intensities: torch.Tensor,
+        *,
+        samples_per_line_meas: int = 1,
+        photons: float | None = None,
+        snr_db: float | None = None,
+        seed: int = 0,
+        ground_truth: torch.Tensor | None = None,
+    ) -> MeasurementSet:
+        """The measurement set of intensities recorded with ``detector`` (its geometry)."""
+        return cls(
+            intensities=intensities,
+            centers=centers,
+            image_size=detector.telescope.image_size,
+            obj_size=detector.obj_size,
+            sample_diameter=detector.telescope.sample_diameter,
+            samples_per_line_meas=samples_per_line_meas,
+            photons=photons,
+            snr_db=snr_db,
+            seed=seed,
+            ground_truth=ground_truth,
+        )
+
+    def without_ground_truth(self) -> MeasurementSet:
+        """The same measurements with the ground truth removed (what a solver may see)."""
+        return dataclasses.replace(self, ground_truth=None)
+
+    def detector(self, *, full_grid: bool = False) -> Detector:
+        """The detector-grid operator these intensities were simulated with.
+
+        ``full_grid`` gives the full-grid reference discretisation instead (tests and
+        benchmarks: its detector is the whole ``N x N`` grid).
+        """
+        telescope = Telescope(self.image_size, sample_diameter=self.sample_diameter)
+        return Detector(telescope, self.obj_size, full_grid=full_grid)
+
+
+@dataclass(frozen=True)
+class _SampleWindows:
+    """One sample's aperture windows and its update weights ``M_p / max(sum_p M_p, 1)``."""
+
+    rows: torch.Tensor
+    cols: torch.Tensor
+    masks: torch.Tensor
+    weights: torch.Tensor
+
+
+class MeasurementOperator:
+    """The instrument of a measurement set: object square -> detector intensities.
+
+    Parameters
+    ----------
+    data : MeasurementSet
+        Geometry (grid, object and aperture sizes), aperture positions, points per line and
+        noise model; its intensities and ground truth are not read.
+    full_grid : bool
+        Use the full-grid reference detector (:class:`~prism.core.detector.Detector`) instead
+        of the fast one the data were simulated with (tests and benchmarks).
+
+    Notes
+    -----
+    A sample ``c`` is one measurement: ``I_c = mean_p |F_m^-1(W_p(F(o) M_p))|^2`` over its
+    points ``p`` (one for a point, ``samples_per_line_meas`` for a line), as in
+    :mod:`prism.core.detector`. The per-sample methods (:meth:`exit_spectra`,
+    :meth:`to_detector`, :meth:`from_detector`, :meth:`add_to_spectrum`) work on the object's
+    spectrum over the ``N x N`` grid and the apertures' windows; they are the steps of a
+    ptychographic (PIE-type) update.
+    """
+
+    def __init__(self, data: MeasurementSet, *, full_grid: bool = False) -> None:
+        self.detector = data.detector(full_grid=full_grid)
+        self.telescope = self.detector.telescope
+        self.points = line_points(data.centers, data.samples_per_line_meas)
+        self.photons, self.snr_db = data.photons, data.snr_db
+        self._all: Windows | None = None
+        self._samples: dict[int, _SampleWindows] = {}
+
+    @property
+    def n_samples(self) -> int:
+        """Number of measurements ``n``."""
+        return len(self.points)
+
+    @property
+    def image_size(self) -> int:
+        """Grid size ``N``."""
+        return self.telescope.image_size
+
+    @property
+    def obj_size(self) -> int:
+        """Width of the object square."""
+        return self.detector.obj_size
+
+    @property
+    def detector_size(self) -> int:
+        """Detector pixels per side ``m``."""
+        return self.detector.size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Intensities ``[n, m, m]`` of every sample for an object square ``[obj, obj]``.
+
+        Differentiable in ``x`` (real or complex).
+        """
+        if self._all is None:
+            self._all = self.detector.windows(self.points)
+        return self.detector.intensity(x, self._all.to(x.device))
+
+    def add_noise(self, intensities: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Intensities with this data set's noise model applied (unchanged when noiseless)."""
+        return add_noise(intensities, photons=self.photons, snr_db=self.snr_db, generator=generator)
+
+    @property
+    def noisy(self) -> bool:
+        """Whether the data carry noise (a Poisson budget or a Gaussian SNR)."""
+        return self.photons is not None or self.snr_db is not None
+
+    def amplitude_image(self, intensity: torch.Tensor) -> torch.Tensor:
+        """The amplitude ``[N, N]`` one detector image ``[m, m]`` implies on the object grid."""
+        return self.detector.amplitude_image(intensity)
+
+    def coverage(self) -> torch.Tensor:
+        """Bool ``[N, N]`` k-space coverage: the union of every measured aperture."""
+        return self.telescope.union_mask(self.points)
+
+    def exit_spectra(self, spectrum: torch.Tensor, sample: int) -> torch.Tensor:
+        """The spectrum ``[N, N]`` through each aperture of a sample, on its windows.
+
+        Returns complex ``[s, w, w]``, one window per point of the sample.
+        """
+        windows = self._sample(sample)
+        return spectrum[windows.rows, windows.cols] * windows.masks
+
+    def to_detector(self, spectra: torch.Tensor) -> torch.Tensor:
+        """Detector fields ``[s, m, m]`` of window spectra ``[s, w, w]``."""
+        return self.detector.fields(spectra)
+
+    def from_detector(self, fields: torch.Tensor) -> torch.Tensor:
+        """Adjoint of :meth:`to_detector`: window spectra ``[s, w, w]`` of detector fields."""
+        return self.detector.window_spectra(fields)
+
+    def add_to_spectrum(self, spectrum: torch.Tensor, sample: int, update: torch.Tensor) -> None:
+        """Add window updates ``[s, w, w]`` of a sample into ``spectrum`` in place.
+
+        Each window's update is weighted by ``M_p / max(sum_p M_p, 1)``: inside the aperture,
+        shared equally where a line's apertures overlap.
+        """
+        windows = self._sample(sample)
+        spectrum.index_put_((windows.rows, windows.cols), windows.weights * update, accumulate=True)
+
+    def _sample(self, sample: int) -> _SampleWindows:
+        if sample not in self._samples:
+            windows = self.detector.windows(self.points[sample][None])
+            rows, cols = windows.rows[:, :, None], windows.cols[:, None, :]
+            grid = self.image_size
+            coverage = torch.zeros(grid, grid).index_put_(
+                (rows, cols), windows.masks, accumulate=True
+            )
+            weights = windows.masks / coverage[rows, cols].clamp_min(1)
+            self._samples[sample] = _SampleWindows(rows, cols, windows.masks, weights)
+        return self._samples[sample]

@@ -1,0 +1,166 @@
+"""Every reconstruction method behind one interface, and the registry the study reads.
+
+A method is one module of this package that defines ``SOLVERS``, a tuple of
+:class:`Solver`. Each solver is a function ``solve(data, operator, settings, *,
+score=None) -> Reconstruction`` with a settings dataclass (its defaults). The workflow's
+rules and wildcards, the config check, the command line and the figures' styles all read
+:func:`registry`, so a new method needs no edit anywhere else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from functools import cache
+
+import torch
+
+from prism.config import from_mapping
+
+NAME = re.compile(r"[a-z][a-z0-9_]*")
+# Okabe & Ito (2008): distinguishable with every common colour-vision deficiency
+PALETTE = ("#E69F00", "#CC79A7", "#F0E442", "#56B4E9", "#0072B2", "#009E73")
+MARKERS = ("P", "X", "h", "*", "p", "<", ">")
+
+
+@dataclass(frozen=True)
+class Reconstruction:
+    """What a solver returns.
+
+    Attributes
+    ----------
+    image : torch.Tensor
+        The estimate on the ``N x N`` grid (real or complex; its magnitude is scored).
+    history : list of dict
+        One record per iteration (epoch, sample, ...) of numbers.
+    failed_samples : int
+        Samples the solver could not fit (PRISM's failed samples; 0 for the others).
+    """
+
+    image: torch.Tensor
+    history: list[dict] = field(default_factory=list)
+    failed_samples: int = 0
+
+
+@dataclass(frozen=True)
+class Solver:
+    """One registered method.
+
+    Attributes
+    ----------
+    name : str
+        Lower-case identifier: the algorithm name in configs, paths and tables.
+    solve : callable
+        ``solve(data, operator, settings, *, score=None) -> Reconstruction``; ``data`` is a
+        :class:`prism.core.operator.MeasurementSet` (without its ground truth unless
+        ``reference``), ``operator`` its :class:`~prism.core.operator.MeasurementOperator`,
+        ``settings`` an instance of ``settings`` (resolved for the data), ``score`` a
+        function from an ``[N, N]`` estimate to ground-truth metrics (None when there is no
+        ground truth) that a solver may add to its history records.
+    settings : type or None
+        Frozen dataclass of the solver's settings (the only place their defaults live);
+        None for a solver without settings. A ``seed`` field is set to the data's seed.
+    label : str
+        Display name in tables and figures.
+    colour, marker : str
+        Matplotlib colour and marker, the same in every figure; empty: chosen from the name.
+    reference : bool
+        A framing reference (what a simpler instrument would see): it reads the ground
+        truth, and figures list it last.
+    staged : bool
+        Run by the workflow as a chain of stages instead of one ``reconstruct`` job; its
+        algorithms are named ``<name>-<variant>`` (PRISM).
+    resolve : callable or None
+        ``resolve(settings, data) -> settings``: the settings a reconstruction of ``data``
+        really uses; None sets a ``seed`` setting to the data's seed.
+    """
+
+    name: str
+    solve: Callable[..., Reconstruction]
+    settings: type | None = None
+    label: str = ""
+    colour: str = ""
+    marker: str = ""
+    reference: bool = False
+    staged: bool = False
+    resolve: Callable | None = None
+
+    def __post_init__(self) -> None:
+        if not NAME.fullmatch(self.name):
+            raise ValueError(
+                f"solver name must match {NAME.pattern} (lower case, digits, _), got {self.name!r}"
+            )
+
+    def build_settings(self, mapping: dict | None, section: str):
+        """The settings dataclass from a config mapping (unknown keys are errors)."""
+        if self.settings is None:
+            if mapping:
+                raise ValueError(f"`{section}` takes no settings, got {sorted(mapping)}")
+            return None
+        return from_mapping(self.settings, mapping, section)
+
+    def resolved(self, settings, data):
+        """The settings a reconstruction of ``data`` really uses (see ``resolve``)."""
+        if self.resolve is not None:
+            return self.resolve(settings, data)
+        if settings is not None and "seed" in {item.name for item in fields(settings)}:
+            return replace(settings, seed=data.seed)
+        return settings
+
+    def style(self, algorithm: str | None = None) -> tuple[str, str, str]:
+        """``(colour, marker, display name)``; for a variant, chosen from its full name."""
+        algorithm = algorithm or self.name
+        colour, marker = name_style(algorithm)
+        colour, marker = self.colour or colour, self.marker or marker
+        label = self.label or self.name
+        if algorithm != self.name:
+            label = f"{label} ({algorithm.removeprefix(self.name + '-')})"
+        return colour, marker, label
+
+
+def name_style(algorithm: str) -> tuple[str, str]:
+    """A palette colour and a marker chosen from a name (stable across runs and machines)."""
+    code = zlib.crc32(algorithm.encode())
+    return PALETTE[code % len(PALETTE)], MARKERS[code % len(MARKERS)]
+
+
+@cache
+def registry() -> dict[str, Solver]:
+    """Every solver of this package's modules, by name, in module then declaration order."""
+    found: dict[str, Solver] = {}
+    for module in sorted(info.name for info in pkgutil.iter_modules(__path__)):
+        for solver in getattr(importlib.import_module(f"{__name__}.{module}"), "SOLVERS", ()):
+            if solver.name in found:
+                raise ValueError(f"solver {solver.name!r} is registered twice")
+            found[solver.name] = solver
+    return found
+
+
+def find(algorithm: str) -> Solver:
+    """The solver of an algorithm name: a solver's name, or ``<name>-<variant>`` if staged.
+
+    Raises
+    ------
+    ValueError
+        Naming the algorithm and every name that is allowed.
+    """
+    solvers = registry()
+    family, _, variant = algorithm.partition("-")
+    solver = solvers.get(family)
+    if solver is not None and bool(variant) == solver.staged:
+        return solver
+    allowed = [f"{s.name}-<variant>" if s.staged else s.name for s in solvers.values()]
+    raise ValueError(f"unknown algorithm {algorithm!r}; registered: {', '.join(allowed)}")
+
+
+def algorithm_pattern(*, staged: bool | None = None) -> str:
+    """Regular expression of the algorithm names (all, or only staged / unstaged ones)."""
+    names = []
+    for solver in registry().values():
+        if staged is None or solver.staged == staged:
+            names.append(f"{solver.name}-[A-Za-z0-9_]+" if solver.staged else solver.name)
+    return "|".join(names)

@@ -1,0 +1,154 @@
+"""PRISM: a deep decoder fitted to the measured intensities, registered as a solver.
+
+The algorithm ``prism-<variant>`` trains with the study's ``prism`` settings updated by the
+variant's (:func:`prism.study.method_settings`). In the workflow PRISM runs as three stages,
+each a :class:`~prism.core.trainers.PRISMTrainer` call with a checkpoint between them
+(initialization -> training -> retry of failed samples), so a long fit resumes where it
+stopped; :func:`solve` runs the same chain in one process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import torch
+
+from prism.config import PrismConfig
+from prism.core.aggregator import TelescopeAggregator
+from prism.core.grid import pad_to_grid
+from prism.core.operator import MeasurementOperator, MeasurementSet
+from prism.core.optics import amplitude
+from prism.core.trainers import PRISMTrainer, create_scheduler
+from prism.models.decoder import ProgressiveDecoder
+from prism.models.losses import LossAggregator
+from prism.solvers import Reconstruction, Solver
+
+NOISE_FLOOR_DRAWS = 4  # re-noised copies averaged by noise_floor
+
+
+def resolve(config: PrismConfig, data: MeasurementSet) -> PrismConfig:
+    """The PRISM settings a reconstruction really uses (what is logged and trained with).
+
+    The decoder is seeded with the measurement set's seed, so a study's seeds vary the noise,
+    the random patterns and the initial weights together. With ``training.noise_stop``,
+    ``loss_th`` rises to that multiple of the data's :func:`noise_floor` where it is lower.
+    """
+    training = config.training
+    if training.noise_stop is not None:
+        floor = training.noise_stop * noise_floor(data, training.loss_type)
+        training = dataclasses.replace(training, loss_th=max(training.loss_th, floor))
+    decoder = dataclasses.replace(config.decoder, seed=data.seed)
+    return dataclasses.replace(config, decoder=decoder, training=training)
+
+
+def noise_floor(data: MeasurementSet, loss_type: str) -> float:
+    """The loss left once a fit explains the signal and only the noise remains.
+
+    Estimated without the clean data: the measured intensities are noised again with their
+    own noise model and the loss taken between the measured and the re-noised amplitudes,
+    over every measurement at once, averaged over ``NOISE_FLOOR_DRAWS`` draws seeded from the
+    data's seed. On sparse points and lines at 40 dB it read 0.89-1.04 times the true floor
+    (the loss between the noisy and the noiseless amplitudes). Poisson noise at low counts
+    reads low (0.55-0.8 at 1e4 photons per measurement: a pixel that counted nothing stays
+    at 0 when re-noised), so the fit then stops later. 0 for noiseless data.
+
+    Parameters
+    ----------
+    data : MeasurementSet
+        The measurements and their noise model (``photons``, ``snr_db``).
+    loss_type : str
+        The distance of :class:`prism.models.losses.LossAggregator` the fit uses.
+
+    Returns
+    -------
+    float
+        The estimated floor (the same scale-free units as ``loss_th``).
+    """
+    operator = MeasurementOperator(data)
+    if not operator.noisy:
+        return 0.0
+    measured = data.intensities.clamp_min(0)  # Gaussian noise leaves negative values
+    distance = LossAggregator(loss_type).distance
+    # the data's own noise was drawn with the plain seed; salting it ([seed, draws]) gives
+    # streams independent of that noise
+    seeds = np.random.SeedSequence([data.seed, NOISE_FLOOR_DRAWS]).generate_state(NOISE_FLOOR_DRAWS)
+    floors = []
+    for seed in seeds.tolist():
+        renoised = operator.add_noise(measured, torch.Generator().manual_seed(seed))
+        floors.append(distance(amplitude(renoised), amplitude(measured)).item())
+    return float(np.mean(floors))
+
+
+def build_trainer(
+    data: MeasurementSet,
+    config: PrismConfig,
+    *,
+    log_dir: str | os.PathLike | None = None,
+    writer=None,
+    device: torch.device | str = "cpu",
+) -> PRISMTrainer:
+    """A fresh PRISMTrainer for a measurement set and resolved settings, nothing trained yet.
+
+    ``device`` is where the decoder and the data live (e.g. 'cuda').
+    """
+    model = ProgressiveDecoder(data.image_size, data.obj_size, config.decoder)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
+    scheduler = None
+    if config.optimizer.scheduler is not None:
+        options = config.optimizer.scheduler_options
+        scheduler = create_scheduler(optimizer, config.optimizer.scheduler, **options)
+    aggregator = TelescopeAggregator(data.detector(), mode=config.training.old_mode)
+    return PRISMTrainer(
+        model,
+        optimizer,
+        scheduler,
+        aggregator,
+        config.training,
+        device,
+        log_dir=log_dir,
+        writer=writer,
+    )
+
+
+def grid_image(trainer: PRISMTrainer, data: MeasurementSet) -> torch.Tensor:
+    """The trainer's current object square, padded into the ``N x N`` grid."""
+    square = trainer.reconstruction.reshape(data.obj_size, data.obj_size)
+    return pad_to_grid(square, data.image_size)
+
+
+def solve(
+    data: MeasurementSet,
+    operator: MeasurementOperator,
+    settings: PrismConfig,
+    *,
+    score=None,
+) -> Reconstruction:
+    """Initialize, train and retry in one process (the workflow runs them as stages).
+
+    ``settings`` are resolved (:func:`resolve`). Per-sample ground-truth metrics come from
+    ``data.ground_truth`` when it is given; ``score`` is not used.
+    """
+    trainer = build_trainer(data, settings)
+    trainer.run_initialization(data.intensities[0], data.centers[0], data.ground_truth)
+    args = (data.centers, data.intensities, data.ground_truth, data.samples_per_line_meas)
+    trainer.run_progressive_training(*args)
+    trainer.retry_failed_samples(*args, LossAggregator(settings.retry.loss_type))
+    return Reconstruction(
+        image=grid_image(trainer, data),
+        history=trainer.history,
+        failed_samples=len(trainer.failed),
+    )
+
+
+SOLVERS = (
+    Solver(
+        "prism",
+        solve,
+        PrismConfig,
+        label="PRISM",
+        resolve=resolve,
+        staged=True,
+    ),
+)

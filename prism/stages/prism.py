@@ -1,0 +1,84 @@
+"""PRISM's stages: initialization -> training -> retry, checkpointed between them.
+
+Each stage is one :class:`~prism.core.trainers.PRISMTrainer` call on a trainer built by
+:func:`prism.solvers.prism.build_trainer`; checkpoints carry the state from one to the next,
+and training resumes from its last per-sample checkpoint after an interruption.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from prism.config import PrismConfig
+from prism.core.operator import MeasurementSet
+from prism.core.trainers import CHECKPOINT_NAME, PRISMTrainer
+from prism.io import atomic_write, file_sha256, load_checkpoint, save_checkpoint
+from prism.models.losses import LossAggregator
+from prism.solvers.prism import grid_image
+from prism.stages.reconstruct import save_reconstruction
+
+
+def prism_initialize(data: MeasurementSet, out_checkpoint, trainer: PRISMTrainer) -> None:
+    """Fit the decoder to its initial target and save the trainer's state."""
+    began = time.perf_counter()
+    trainer.run_initialization(data.intensities[0], data.centers[0], data.ground_truth)
+    elapsed = time.perf_counter() - began
+    save_checkpoint(trainer.state_dict() | {"init_time_s": elapsed}, out_checkpoint)
+
+
+def prism_train(
+    data: MeasurementSet, init_checkpoint, out_checkpoint, trainer: PRISMTrainer
+) -> dict:
+    """Training, resuming from the per-sample checkpoint when one exists.
+
+    The trainer must have been built with ``log_dir``; a checkpoint left there by an
+    interrupted attempt that started from the same initialization is resumed instead of
+    starting again from sample 0. One left by another initialization is discarded.
+    """
+    init_time = load_checkpoint(init_checkpoint)["init_time_s"]
+    progress = trainer.log_dir / CHECKPOINT_NAME
+    origin = trainer.log_dir / "init.sha256"
+    init_hash = file_sha256(init_checkpoint)
+    if progress.exists() and origin.exists() and origin.read_text() == init_hash:
+        trainer.resume(progress)
+        n = len(data.centers)
+        print(f"resuming from sample {trainer.next_sample} of {n} ({progress})", file=sys.stderr)
+    else:
+        progress.unlink(missing_ok=True)
+        trainer.resume(init_checkpoint)
+        atomic_write(origin, lambda tmp: tmp.write_text(init_hash))
+    result = trainer.run_progressive_training(
+        data.centers, data.intensities, data.ground_truth, data.samples_per_line_meas
+    )
+    train_time = sum(record["time_per_sample"] for record in trainer.history)
+    save_checkpoint(trainer.state_dict() | {"wall_time_s": init_time + train_time}, out_checkpoint)
+    return result
+
+
+def prism_retry(
+    data: MeasurementSet,
+    train_checkpoint,
+    out_reconstruction,
+    trainer: PRISMTrainer,
+    config: PrismConfig,
+) -> int:
+    """Retry the failed samples and write the final reconstruction."""
+    state = trainer.resume(train_checkpoint)
+    began = time.perf_counter()
+    recovered = trainer.retry_failed_samples(
+        data.centers,
+        data.intensities,
+        data.ground_truth,
+        data.samples_per_line_meas,
+        LossAggregator(config.retry.loss_type),
+    )
+    wall_time = state["wall_time_s"] + time.perf_counter() - began
+    save_reconstruction(
+        out_reconstruction,
+        grid_image(trainer, data),
+        wall_time_s=wall_time,
+        failed_samples=len(trainer.failed),
+        history=trainer.history,
+    )
+    return recovered

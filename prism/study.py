@@ -1,0 +1,99 @@
+"""A study: the grid of reconstructions a workflow config asks for, and its checks.
+
+A study config names objects, patterns, aperture counts, noise models, seeds and algorithms;
+every combination is one reconstruction. Algorithms are registered solvers
+(:mod:`prism.solvers`): a solver's name, whose settings are ``methods.<name>``, or PRISM's
+``prism-<variant>``, whose settings are the ``prism`` section updated by
+``prism_variants.<variant>``.
+"""
+
+from __future__ import annotations
+
+from prism.config import NoiseConfig, PatternConfig, PhysicsConfig, from_mapping
+from prism.core.simulation import physics_geometry
+from prism.solvers import find, registry
+
+
+def method_settings(config: dict, algorithm: str) -> dict:
+    """The settings mapping of one algorithm of a study (what its solver's dataclass takes).
+
+    ``prism-<variant>``: the ``prism`` section, each of its sections updated by the
+    variant's entry in ``prism_variants``. Any other solver: ``methods.<name>`` (empty when
+    the study leaves it out).
+
+    Raises
+    ------
+    ValueError
+        When the algorithm is not registered or the study defines no such variant.
+    """
+    solver = find(algorithm)
+    if not solver.staged:
+        return dict((config.get("methods") or {}).get(algorithm) or {})
+    name = algorithm.removeprefix(f"{solver.name}-")
+    variants = config.get(f"{solver.name}_variants") or {}
+    if name not in variants:
+        raise ValueError(
+            f"PRISM variant {name!r} is not defined in {solver.name}_variants "
+            f"(defined: {sorted(variants)})"
+        )
+    base, override = config.get(solver.name) or {}, variants[name] or {}
+    sections = sorted(set(base) | set(override))
+    return {key: (base.get(key) or {}) | (override.get(key) or {}) for key in sections}
+
+
+def algorithm_settings(config: dict, algorithm: str):
+    """The typed settings of one algorithm of a study (not yet resolved for its data)."""
+    return find(algorithm).build_settings(method_settings(config, algorithm), algorithm)
+
+
+def check_study(config: dict) -> None:
+    """Check a workflow config beyond its schema, before any job runs.
+
+    Builds every typed config (so out-of-range values fail with their messages), derives the
+    geometry (aperture and object must fit the grid), checks that every noise and pattern
+    name of the study is defined in ``noise_models`` and ``pattern_models``, that every
+    algorithm is a registered solver (or a defined PRISM variant) and that ``methods`` holds
+    only registered solvers, and builds the settings of every algorithm.
+
+    Raises
+    ------
+    ValueError
+        Naming the setting, the value received and what is allowed.
+    """
+    physics = from_mapping(PhysicsConfig, config.get("physics"), "physics")
+    for key, kind, models, builder in (
+        ("noise", "noise", "noise_models", NoiseConfig),
+        ("patterns", "pattern", "pattern_models", PatternConfig),
+    ):
+        known = sorted(config.get(models, {}))
+        for name in config.get(key, []):
+            if name not in known:
+                raise ValueError(f"{kind} {name!r} is not defined in {models} (defined: {known})")
+        for name, model in config.get(models, {}).items():
+            from_mapping(builder, model, f"{models}.{name}")
+    _check_methods(config)
+    for algorithm in config.get("algorithms", []):
+        algorithm_settings(config, algorithm)
+    physics_geometry(physics)
+    for name in config.get("patterns", []):
+        diameter = config["pattern_models"][name].get("sample_diameter")
+        if diameter is not None and diameter > physics.image_size:
+            raise ValueError(
+                f"pattern {name!r}: `sample_diameter` must be in (0, {physics.image_size}] "
+                f"k-space pixels (the grid), got {diameter!r}"
+            )
+
+
+def _check_methods(config: dict) -> None:
+    """``methods`` names only registered unstaged solvers, each with valid settings."""
+    solvers = {name: s for name, s in registry().items() if not s.staged}
+    for name, mapping in (config.get("methods") or {}).items():
+        if name not in solvers:
+            raise ValueError(
+                f"`methods` has settings for {name!r}, which is not a registered solver "
+                f"(registered: {', '.join(solvers)})"
+            )
+        solvers[name].build_settings(mapping, f"methods.{name}")
+    for name, solver in registry().items():
+        if solver.staged:
+            solver.build_settings(config.get(name), name)

@@ -1,0 +1,105 @@
+"""The package's modules import one way: no cycles, and each layer only from those below it."""
+
+import ast
+from fnmatch import fnmatch
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "prism"
+LAYERS = (  # lowest first; a module imports only from its own layer or lower ones
+    ("prism.config",),  # typed settings: the only defaults
+    ("prism.core", "prism.core.grid", "prism.core.optics", "prism.core.sampling"),
+    ("prism.core.detector",),
+    ("prism.core.simulation", "prism.core.operator"),  # the physics and its one operator
+    ("prism.io",),  # files
+    ("prism.metrics",),  # the one ruler, on the physics
+    ("prism.plotting",),  # the trainer's optional live plot (imported lazily)
+    ("prism.models", "prism.models.*", "prism.core.aggregator", "prism.core.trainers"),  # PRISM
+    ("prism.solvers", "prism.solvers.*"),  # every method, behind one interface
+    ("prism.study",),  # the study grid and its checks
+    ("prism.stages", "prism.stages.*", "prism.figures", "prism.tracking"),
+    ("prism.cli", "prism.__main__"),
+)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imported(path: Path, known: set[str]) -> set[str]:
+    """The package modules a file imports anywhere (module level or inside functions)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {name for name in names if name in known}
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imported(path, set(known)) - {name} for name, path in known.items()}
+
+
+def layer(name: str) -> int:
+    for index, patterns in enumerate(LAYERS):
+        if any(fnmatch(name, pattern) for pattern in patterns):
+            return index
+    raise AssertionError(f"module {name} is in no layer of tests/test_layers.py")
+
+
+def test_every_module_has_a_layer():
+    for name in modules():
+        if name != "prism":
+            layer(name)
+
+
+def test_imports_point_down_the_layers():
+    wrong = [
+        f"{name} (layer {layer(name)}) imports {other} (layer {layer(other)})"
+        for name, imports in graph().items()
+        if name != "prism"
+        for other in imports
+        if other != "prism" and layer(other) > layer(name)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_cycle():
+    edges = graph()
+    state: dict[str, str] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = "open"
+        for other in sorted(edges[name]):
+            assert state.get(other) != "open", " -> ".join([*path, name, other])
+            if other not in state:
+                visit(other, [*path, name])
+        state[name] = "done"
+
+    for name in sorted(edges):
+        if name not in state:
+            visit(name, [])
+
+
+def test_the_checks_see_a_cycle(tmp_path, monkeypatch):
+    """The cycle search is not vacuous: two modules importing each other are found."""
+    package = tmp_path / "prism"
+    package.mkdir()
+    (package / "a.py").write_text("from prism.b import x\n")
+    (package / "b.py").write_text("import prism.a\nx = 1\n")
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", package)
+    try:
+        test_no_import_cycle()
+    except AssertionError as error:
+        assert "prism.a -> prism.b -> prism.a" in str(error)
+    else:
+        raise AssertionError("a cycle went unnoticed")

@@ -1,0 +1,99 @@
+"""A bad study config is refused by the schema or by `check_study`, in-process.
+
+What the Snakefile does before any job, without Snakemake: load the study, merge the override
+the way `--configfile` does, `validate` it against the schema, then `check_study` it. The
+real-Snakemake check that such a refusal stops the workflow before any job is in
+tests/workflow/test_config_validation.py.
+"""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config, validate
+
+from prism.study import check_study
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
+
+BAD_CONFIGS = [
+    ({"colour": "blue"}, "Additional properties are not allowed ('colour' was unexpected)"),
+    ({"n_samples": ["many"]}, "'many' is not of type 'integer'"),
+    ({"n_samples": [-3]}, "-3 is less than the minimum of 1"),
+    ({"patterns": ["spiral"]}, "pattern 'spiral' is not defined in pattern_models"),
+    (
+        {"pattern_models": {"fermat": {"kind": "spiral"}}},
+        "'spiral' is not one of ['fermat', 'random', 'star']",
+    ),
+    ({"algorithms": ["Bad Name"]}, "'Bad Name' does not match"),
+    (
+        {"algorithms": ["gan"]},
+        "unknown algorithm 'gan'; registered: epie, synthetic_aperture, single_aperture, "
+        "prism-<variant>",
+    ),
+    ({"methods": {"hio": {}}}, "`methods` has settings for 'hio', which is not a registered"),
+    ({"methods": {"epie": {"epochs": 0}}}, "`epochs` must be an integer > 0, got 0"),
+    ({"methods": {"epie": {"speed": 1}}}, "unknown key(s) 'speed' in `methods.epie`"),
+    ({"algorithms": ["prism-fancy"]}, "PRISM variant 'fancy' is not defined in prism_variants"),
+    (
+        {"prism_variants": {"replay": {"training": {"schedule": "sometimes"}}}},
+        "'sometimes' is not one of ['progressive', 'all_at_once']",
+    ),
+    (
+        {"pattern_models": {"fermat": {"kind": "fermat", "sample_diameter": 40}}},
+        "pattern 'fermat': `sample_diameter` must be in (0, 32]",
+    ),
+    # These two fail only because the merge is deep: tiny's `physics.image_size: 32` stays.
+    ({"physics": {"sample_diameter": 99}}, "`sample_diameter` must be in (0, 32]"),
+    ({"physics": {"obj_size": 40}}, "`obj_size` must be an integer in [1, 32], got 40"),
+    ({"noise": ["loud"]}, "noise 'loud' is not defined in noise_models"),
+    ({"prism": {"training": {"loss_type": "huber"}}}, "'huber' is not one of ['l1', 'l2', 'ssim']"),
+    (
+        {"pattern_models": {"fermat": {"line_length": 8}}},
+        "`samples_per_line_meas` must be >= 2 for lines (line_length > 0), got 1",
+    ),
+]
+
+
+def study(override: dict) -> dict:
+    """config/tiny.yaml with ``override`` merged in as Snakemake merges a `--configfile`.
+
+    Snakemake merges recursively (`snakemake.utils.update_config`): a nested key of the
+    override replaces only that key, its siblings in the tiny config stay.
+    """
+    config = yaml.safe_load((REPO / "config/tiny.yaml").read_text())
+    update_config(config, copy.deepcopy(override))
+    return config
+
+
+def check(config: dict) -> None:
+    """What the Snakefile runs on its config before any job."""
+    validate(config, SCHEMA)  # fills the schema's defaults; raises WorkflowError
+    check_study(config)  # raises ValueError
+
+
+def chain_text(error: BaseException) -> str:
+    """The text of ``error`` and of every exception it was raised from or during."""
+    texts = []
+    while error is not None:
+        texts.append(f"{type(error).__name__}: {error}")
+        error = error.__cause__ or error.__context__
+    return "\n".join(texts)
+
+
+def test_the_tiny_study_passes():
+    """The baseline every bad config below departs from is itself valid."""
+    check(study({}))
+
+
+@pytest.mark.parametrize(("override", "message"), BAD_CONFIGS, ids=lambda v: str(v)[:40])
+def test_bad_config_is_refused(override, message):
+    with pytest.raises(Exception) as excinfo:
+        check(study(override))
+    # The schema's refusal is a WorkflowError wrapping the jsonschema ValidationError (whose
+    # message is in the WorkflowError's text and in its context); check_study's a ValueError.
+    assert isinstance(excinfo.value, WorkflowError | ValueError), chain_text(excinfo.value)
+    assert message in chain_text(excinfo.value)
