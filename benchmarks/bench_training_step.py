@@ -30,7 +30,7 @@ from common import (
 )
 
 from prism.config import DecoderConfig, OptimizerConfig, TrainingConfig
-from prism.models.decoder import ProgressiveDecoder
+from prism.models.decoder import DeepDecoder
 from prism.models.losses import LossAggregator
 
 DECODERS = {False: DecoderConfig(), True: DecoderConfig(kind="transposed", channels=1024)}
@@ -40,7 +40,7 @@ def measure(full_grid: bool, mode: str, k: int, device: str, threads: int) -> di
     """Set up one configuration in this process and time its training step."""
     device = start(threads, device)
     aggregator = measured_aggregator(k, mode=mode, full_grid=full_grid, device=device)
-    model = ProgressiveDecoder(IMAGE_SIZE, OBJ_SIZE, DECODERS[full_grid]).to(device)
+    model = DeepDecoder(IMAGE_SIZE, OBJ_SIZE, DECODERS[full_grid]).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=OptimizerConfig().lr)
     criterion = LossAggregator(TrainingConfig().loss_type)
 
@@ -60,7 +60,7 @@ def describe_decoders() -> None:
     """Print both decoders and their parameter counts."""
     for full_grid, name in ((False, "fast"), (True, "ref")):
         config = DECODERS[full_grid]
-        model = ProgressiveDecoder(IMAGE_SIZE, OBJ_SIZE, config)
+        model = DeepDecoder(IMAGE_SIZE, OBJ_SIZE, config)
         count = sum(p.numel() for p in model.parameters())
         print(f"{name} decoder: '{config.kind}', {config.channels} channels, {count:,} parameters")
 

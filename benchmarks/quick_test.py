@@ -3,13 +3,13 @@
 Set-up (``common.py``): N = 1024, ``skimage.data.moon()`` as a 73-px object, 17-px apertures,
 ``--n-samples`` Fermat lines 64 px long out to ``r_max = N / 4`` (seeded random angles),
 measured at 9 points each, noiseless (seed 0). PRISM: the default decoder and settings
-(``PrismConfig()``), 'replay', a budget of ``--steps-per-sample`` (default 1000) steps per
-sample (10 epochs); ``--decoder transposed --channels 1024`` trains the reference-shaped
-decoder instead. ePIE: ``EPIEConfig()`` defaults (100 epochs) on the same data.
+(``PrismConfig()``: every sample fitted at once), a budget of ``--steps-per-sample``
+(default 1000) steps per sample (10 epochs), ``n_samples`` times that for the one fit;
+``--decoder transposed --channels 1024`` trains the reference-shaped decoder instead. ePIE: ``EPIEConfig()`` defaults (100 epochs) on the same data.
 
 The stages run as the workflow runs them, each on files in a temporary folder and each PRISM
 stage with a fresh trainer: ``prepare`` -> ``simulate`` -> ``prism_initialize`` ->
-``prism_train`` -> ``prism_retry``, then ``epie`` (always on CPU: it has no device option);
+``prism_train`` -> ``prism_retry``, then ePIE (always on CPU: it has no device option);
 both reconstructions are scored with ``prism.metrics.evaluate``. Progress goes to stderr, one
 line per sample; the summary (wall time by phase, failed samples, SSIM/PSNR, peak memory) to
 stdout.
@@ -87,7 +87,9 @@ def run(args: argparse.Namespace, folder: Path, device: torch.device) -> dict:
     )
     lap("simulate")
     training = TrainingConfig(
-        n_epochs=args.steps_per_sample // MAX_EPOCHS, max_epochs=MAX_EPOCHS, loss_th=args.loss_th
+        steps_per_epoch=args.steps_per_sample // MAX_EPOCHS,
+        max_epochs=MAX_EPOCHS,
+        loss_th=args.loss_th,
     )
     decoder = DecoderConfig(kind=args.decoder, channels=args.channels)
     config = PrismConfig(decoder=decoder, training=training)
@@ -172,8 +174,9 @@ def main() -> None:
         outcome = run(args, Path(folder), device)
     training = outcome["config"].training
     print(
-        f"{args.n_samples} samples, replay, {training.step_budget} steps per sample "
-        f"(n_epochs {training.n_epochs} x max_epochs {training.max_epochs}), "
+        f"{args.n_samples} samples, schedule {training.schedule}, "
+        f"{training.step_budget} steps per sample "
+        f"(steps_per_epoch {training.steps_per_epoch} x max_epochs {training.max_epochs}), "
         f"loss_th {training.loss_th}, init_steps {training.init_steps}, "
         f"decoder {dataclasses.asdict(outcome['config'].decoder)}"
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
 LOSS_TYPES = ("l1", "l2", "ssim")
@@ -42,10 +41,10 @@ class TrainingConfig:
         mask) or 'replay' (model vs the stored measurements of every earlier aperture).
     loss_th : float
         A sample converges once loss_old and loss_new are both below this.
-    n_epochs : int
+    steps_per_epoch : int
         Optimiser steps per epoch (the scheduler steps once per epoch).
     max_epochs : int
-        Epochs per sample; the step budget is ``max_epochs * n_epochs``.
+        Epochs per sample; the step budget is ``max_epochs * steps_per_epoch``.
     init_target : str
         Initial fit target: 'measurement' (amplitude of the first measurement) or 'support'
         (a disc inscribed in the object support, with the first measurement's energy).
@@ -73,7 +72,7 @@ class TrainingConfig:
     loss_type: str = "l1"
     old_mode: str = "replay"
     loss_th: float = 0.01
-    n_epochs: int = 50
+    steps_per_epoch: int = 50
     max_epochs: int = 10
     init_target: str = "measurement"
     init_steps: int = 300
@@ -90,15 +89,15 @@ class TrainingConfig:
         check_positive("loss_th", self.loss_th)
         if self.noise_stop is not None:
             check_positive("noise_stop", self.noise_stop)
-        for name in ("n_epochs", "max_epochs", "init_steps"):
+        for name in ("steps_per_epoch", "max_epochs", "init_steps"):
             check_positive(name, getattr(self, name), integer=True)
         if not 0 < self.retry_lr_factor <= 1:
             raise ValueError(f"`retry_lr_factor` must be in (0, 1], got {self.retry_lr_factor!r}")
 
     @property
     def step_budget(self) -> int:
-        """Optimiser steps allowed per sample, ``max_epochs * n_epochs``."""
-        return self.max_epochs * self.n_epochs
+        """Optimiser steps allowed per sample, ``max_epochs * steps_per_epoch``."""
+        return self.max_epochs * self.steps_per_epoch
 
     def as_dict(self) -> dict:
         """Plain dict of every setting (what a checkpoint embeds and a tracker logs)."""
@@ -107,7 +106,7 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class DecoderConfig:
-    """Settings of :class:`prism.models.decoder.ProgressiveDecoder`.
+    """Settings of :class:`prism.models.decoder.DeepDecoder`.
 
     Attributes
     ----------
@@ -324,17 +323,3 @@ class PrismConfig:
     def as_dict(self) -> dict:
         """Plain nested dict of every setting."""
         return asdict(self)
-
-
-def training_config(args: TrainingConfig | argparse.Namespace) -> TrainingConfig:
-    """The :class:`TrainingConfig` of ``args``, a config or an argparse Namespace.
-
-    Attributes of a Namespace that name a setting are taken; the others are ignored, and
-    missing settings take their defaults from :class:`TrainingConfig`.
-    """
-    if isinstance(args, TrainingConfig):
-        return args
-    if isinstance(args, argparse.Namespace):
-        names = {field.name for field in fields(TrainingConfig)}
-        return TrainingConfig(**{k: v for k, v in vars(args).items() if k in names})
-    raise TypeError(f"`args` must be a TrainingConfig or argparse.Namespace, got {type(args)}")

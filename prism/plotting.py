@@ -1,4 +1,4 @@
-"""The live figure of a progressive run, outside the algorithm core (study figures: figures)."""
+"""The live figure of a PRISM fit, outside the algorithm core (study figures: figures)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def new_live_figure() -> plt.Figure:
 
 
 def update_figure(figure, reconstruction, cum_mask, history):
-    """Redraw the live figure of a progressive run.
+    """Redraw the live figure of a PRISM fit.
 
     Parameters
     ----------

@@ -1,5 +1,3 @@
-import argparse
-
 import pytest
 
 from prism.config import (
@@ -8,13 +6,12 @@ from prism.config import (
     PrismConfig,
     TrainingConfig,
     from_mapping,
-    training_config,
 )
 from prism.study import check_study, method_settings
 
 
 def test_defaults_and_budget():
-    config = TrainingConfig(n_epochs=7, max_epochs=3)
+    config = TrainingConfig(steps_per_epoch=7, max_epochs=3)
     assert config.step_budget == 21
     assert config.as_dict()["loss_type"] == "l1"
 
@@ -26,7 +23,7 @@ def test_defaults_and_budget():
         ("old_mode", "all", "`old_mode` must be one of 'union', 'replay', got 'all'"),
         ("init_target", "noise", "`init_target` must be one of"),
         ("loss_th", 0.0, "`loss_th` must be a number > 0, got 0.0"),
-        ("n_epochs", 2.5, "`n_epochs` must be an integer > 0, got 2.5"),
+        ("steps_per_epoch", 2.5, "`steps_per_epoch` must be an integer > 0, got 2.5"),
         ("max_epochs", -1, "`max_epochs` must be an integer > 0, got -1"),
         ("retry_lr_factor", 2.0, r"`retry_lr_factor` must be in \(0, 1\], got 2.0"),
         ("schedule", "greedy", "`schedule` must be one of 'progressive', 'all_at_once'"),
@@ -38,13 +35,18 @@ def test_validation_names_the_setting(field, value, message):
         TrainingConfig(**{field: value})
 
 
-def test_namespace_takes_known_settings_and_defaults():
-    args = argparse.Namespace(loss_th=0.2, old_mode="union", output="somewhere")
-    config = training_config(args)
-    assert config == TrainingConfig(loss_th=0.2, old_mode="union")
-    assert training_config(config) is config
-    with pytest.raises(TypeError, match="TrainingConfig or argparse.Namespace"):
-        training_config({"loss_th": 0.2})
+def test_the_trainer_takes_only_a_training_config(problem):
+    import torch
+
+    from prism.core.aggregator import TelescopeAggregator
+    from prism.core.trainers import PRISMTrainer
+    from prism.models.decoder import DeepDecoder
+
+    model = DeepDecoder(problem.image_size, problem.obj_size, DecoderConfig())
+    optimizer = torch.optim.Adam(model.parameters())
+    aggregator = TelescopeAggregator(problem.detector)
+    with pytest.raises(TypeError, match="`config` must be a TrainingConfig, got dict"):
+        PRISMTrainer(model, optimizer, None, aggregator, {"loss_th": 0.2}, "cpu")
 
 
 def test_decoder_config_validation():
@@ -84,16 +86,16 @@ def test_study_patterns_must_be_defined():
 
 def test_a_variant_updates_each_section_of_the_prism_settings():
     study = {
-        "prism": {"decoder": {"channels": 32}, "training": {"loss_th": 0.05, "n_epochs": 7}},
+        "prism": {"decoder": {"channels": 32}, "training": {"loss_th": 0.05, "steps_per_epoch": 7}},
         "prism_variants": {"wide": {"decoder": {"channels": 128}, "optimizer": {"lr": 0.1}}},
     }
     mapping = method_settings(study, "prism-wide")
     assert mapping == {
         "decoder": {"channels": 128},
         "optimizer": {"lr": 0.1},
-        "training": {"loss_th": 0.05, "n_epochs": 7},
+        "training": {"loss_th": 0.05, "steps_per_epoch": 7},
     }
     config = from_mapping(PrismConfig, mapping, "prism")
-    assert config.decoder.channels == 128 and config.training.n_epochs == 7
+    assert config.decoder.channels == 128 and config.training.steps_per_epoch == 7
     with pytest.raises(ValueError, match=r"variant 'narrow' is not defined .*\['wide'\]"):
         method_settings(study, "prism-narrow")

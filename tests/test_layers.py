@@ -13,7 +13,8 @@ LAYERS = (  # lowest first; a module imports only from its own layer or lower on
     ("prism.io",),  # files
     ("prism.metrics",),  # the one ruler, on the physics
     ("prism.plotting",),  # the trainer's optional live plot (imported lazily)
-    ("prism.models", "prism.models.*", "prism.core.aggregator", "prism.core.trainers"),  # PRISM
+    ("prism.models", "prism.models.*", "prism.core.aggregator", "prism.core.fitting"),  # PRISM
+    ("prism.core.observers", "prism.core.trainers"),
     ("prism.solvers", "prism.solvers.*"),  # every method, behind one interface
     ("prism.study",),  # the study grid and its checks
     ("prism.stages", "prism.stages.*", "prism.figures", "prism.tracking"),

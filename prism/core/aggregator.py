@@ -1,4 +1,4 @@
-"""The measured data of a progressive run and the model-side predictions that match them."""
+"""The measured data of a PRISM fit and the model-side predictions that match them."""
 
 from __future__ import annotations
 

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
-import copy
 import os
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from prism.config import SCHEDULERS, TrainingConfig, check_choice, training_config
+from prism.config import SCHEDULERS, TrainingConfig, check_choice
 from prism.core.aggregator import TelescopeAggregator
+from prism.core.fitting import Fitter, SampleFit
 from prism.core.grid import crop_object, support_disc
+from prism.core.observers import Checkpointer, RecordWriter, draw
 from prism.core.sampling import line_points
-from prism.io import load_checkpoint, save_checkpoint
+from prism.io import load_checkpoint
 from prism.metrics import evaluate
-from prism.models.losses import LossAggregator, LossTerms
-
-CHECKPOINT_NAME = "checkpoint.pt"
+from prism.models.losses import LossAggregator
 
 
 def create_scheduler(optimizer: torch.optim.Optimizer, scheduler_type: str, **kwargs):
@@ -40,37 +36,30 @@ def create_scheduler(optimizer: torch.optim.Optimizer, scheduler_type: str, **kw
     return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, **kwargs)
 
 
-@dataclass
-class SampleFit:
-    """Outcome of fitting one sample."""
-
-    loss_old: float
-    loss_new: float
-    steps: int
-    converged: bool
-    reason: str = ""
-
-
 class PRISMTrainer:
-    """Progressive training of a decoder on measured sub-aperture intensities.
+    """Fits a decoder to measured sub-aperture intensities.
+
+    With ``schedule='all_at_once'`` (the default) one fit covers every measurement; with
+    ``'progressive'`` (the original PRISM) the samples are fitted one after another, each with
+    an old-knowledge term that keeps what the earlier ones taught.
 
     Parameters
     ----------
     model : torch.nn.Module
         Generator called with no input, returning the object square ``[1, 1, obj, obj]``; it
-        exposes ``obj_size`` (e.g. :class:`prism.models.decoder.ProgressiveDecoder`).
+        exposes ``obj_size`` (e.g. :class:`prism.models.decoder.DeepDecoder`).
     optimizer : torch.optim.Optimizer
         Optimiser over the model's parameters.
     scheduler : LR scheduler or None
-        Stepped once per epoch (``n_epochs`` steps); see :func:`create_scheduler`.
+        Stepped once per epoch (``steps_per_epoch`` steps); see :func:`create_scheduler`.
     telescope_agg : TelescopeAggregator
         Holds the measured samples and gives the model-side predictions.
-    args : TrainingConfig or argparse.Namespace
+    config : TrainingConfig
         Training settings (:class:`prism.config.TrainingConfig` holds every default).
     device : torch.device or str
         Where the model and the data live.
     log_dir : path-like, optional
-        When given, a checkpoint is written there (atomically) after every sample.
+        When given, a checkpoint is written there (atomically) after every fitted sample.
     writer : object, optional
         Anything with TensorBoard's ``add_scalar(tag, value, step)`` and
         ``add_image(tag, image_chw, step)``; step is the sample index.
@@ -84,22 +73,26 @@ class PRISMTrainer:
         optimizer: torch.optim.Optimizer,
         scheduler,
         telescope_agg: TelescopeAggregator,
-        args: TrainingConfig | argparse.Namespace,
+        config: TrainingConfig,
         device: torch.device | str,
         log_dir: str | os.PathLike | None = None,
         writer=None,
         use_amp: bool = False,
     ) -> None:
+        if not isinstance(config, TrainingConfig):
+            raise TypeError(f"`config` must be a TrainingConfig, got {type(config).__name__}")
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.telescope_agg = telescope_agg
-        self.config = training_config(args)
-        self.criterion = LossAggregator(self.config.loss_type)
-        self.log_dir = Path(log_dir) if log_dir is not None else None
-        self.writer = writer
+        self.config = config
+        self.criterion = LossAggregator(config.loss_type)
         self.use_amp = use_amp
+        self.fitter = Fitter(model, optimizer, scheduler, config, self._estimate)
+        self.checkpoints = Checkpointer(log_dir)
+        self.log_dir = self.checkpoints.log_dir
+        self.records = RecordWriter(writer)
         self.next_sample = 0
         self.failed: list[dict] = []
         self.history: list[dict] = []
@@ -108,7 +101,7 @@ class PRISMTrainer:
 
     # ----------------------------------------------------------------- public stages
     def run_initialization(self, measurement, center, image_gt, figure=None):
-        """Fit the decoder to the initial target before the progressive stage.
+        """Fit the decoder to the initial target before the measurements are fitted.
 
         Parameters
         ----------
@@ -118,7 +111,7 @@ class PRISMTrainer:
         center : torch.Tensor
             Its centre ``[1, 2]`` or ``[2, 2]`` (kept for the record; unused by the fit).
         image_gt : torch.Tensor or None
-            Ground truth ``[N, N]`` for metrics, or None.
+            Ground truth ``[N, N]`` (unused by the fit; the signature is the stages').
         figure : optional
             Live-plot handle passed to :func:`prism.plotting.update_figure`.
 
@@ -135,35 +128,39 @@ class PRISMTrainer:
                 raise FloatingPointError(f"initialization loss is {loss.item()}")
             if loss.item() < self.config.loss_th:
                 break
-            self._step(loss)
+            self.fitter.step(loss)
         self.reconstruction = x_hat.detach()
         return self.reconstruction, self._draw(figure)
 
     def run_progressive_training(
         self,
         sample_centers,
-        image,
+        intensities,
         image_gt,
         samples_per_line_meas,
         figure=None,
         pattern_metadata=None,
         pattern_spec=None,
     ) -> dict:
-        """Fit every sample in order, from ``next_sample`` (0, or where a checkpoint stopped).
+        """Fit the measurements with the configured schedule, from where a checkpoint stopped.
+
+        'all_at_once': one fit of every sample, with the progressive run's whole budget
+        (``n * step_budget`` steps), recorded as the last sample. 'progressive': every
+        sample in order from ``next_sample`` (0, or where a checkpoint stopped).
 
         Parameters
         ----------
         sample_centers : torch.Tensor
             ``[n, 1, 2]`` points or ``[n, 2, 2]`` lines, ``[y, x]`` k-space pixels from DC.
-        image : torch.Tensor
+        intensities : torch.Tensor
             The measured detector intensities ``[n, m, m]``, one per sample (simulated once,
-            shared with every algorithm).
+            shared with every solver).
         image_gt : torch.Tensor or None
             Ground-truth object ``[N, N]`` for per-sample metrics, or None.
         samples_per_line_meas : int
-            Points per line measurement (as used to simulate ``image``).
+            Points per line measurement (as used to simulate ``intensities``).
         figure : optional
-            Live-plot handle, redrawn after every sample.
+            Live-plot handle, redrawn after every fitted sample.
         pattern_metadata, pattern_spec : optional
             Descriptions of the pattern, returned in the result for the record.
 
@@ -174,24 +171,18 @@ class PRISMTrainer:
             losses), ``reconstruction`` ``[1, 1, obj, obj]``, ``metrics`` (final, or None),
             ``wall_time_s``, ``pattern_metadata``, ``pattern_spec``.
         """
-        points = self._load_samples(sample_centers, image, samples_per_line_meas)
+        points = self._load_samples(sample_centers, intensities, samples_per_line_meas)
+        score = self._scorer(image_gt)
         start = time.perf_counter()
-        for index in range(self.next_sample, len(points)):
-            self.telescope_agg.set_reference(self.reconstruction)
-            self.telescope_agg.add(points[index], image[index].to(self.device))
-            if self.config.schedule == "all_at_once" and index < len(points) - 1:
-                continue
-            if self.config.reset_optimizer:
-                self.optimizer.state.clear()
-            began = time.perf_counter()
-            fit = self._fit_sample(index, self.criterion)
-            self._record(index, fit, time.perf_counter() - began, image_gt)
-            figure = self._draw(figure)
-        result = self._result(image_gt, time.perf_counter() - start)
+        if self.config.schedule == "all_at_once":
+            figure = self._train_all_at_once(points, intensities, score, figure)
+        else:
+            figure = self._train_progressive(points, intensities, score, figure)
+        result = self._result(score, time.perf_counter() - start)
         return result | {"pattern_metadata": pattern_metadata, "pattern_spec": pattern_spec}
 
     def retry_failed_samples(
-        self, sample_centers, image, image_gt, samples_per_line_meas, criterion
+        self, sample_centers, intensities, image_gt, samples_per_line_meas, criterion
     ) -> int:
         """Refit every failed sample with the given loss and a lower learning rate.
 
@@ -204,20 +195,19 @@ class PRISMTrainer:
         int
             How many failed samples were recovered.
         """
-        self._load_samples(sample_centers, image, samples_per_line_meas)
+        self._load_samples(sample_centers, intensities, samples_per_line_meas)
         saved_lrs = [group["lr"] for group in self.optimizer.param_groups]
         for group in self.optimizer.param_groups:
             group["lr"] *= self.config.retry_lr_factor
         recovered = 0
         for record in list(self.failed):
             self.telescope_agg.set_reference(self.reconstruction)
-            fit = self._fit_sample(record["index"], criterion)
-            if fit.converged:
+            if self._fit(record["index"], criterion).converged:
                 self.failed.remove(record)
                 recovered += 1
         for group, lr in zip(self.optimizer.param_groups, saved_lrs, strict=True):
             group["lr"] = lr
-        self._checkpoint()
+        self.checkpoints.save(self.state_dict())
         return recovered
 
     # ----------------------------------------------------------------- checkpoints
@@ -273,15 +263,51 @@ class PRISMTrainer:
         self.load_state_dict(state)
         return state
 
+    # ----------------------------------------------------------------- schedules
+    def _train_progressive(self, points, intensities, score, figure):
+        """One sample after another, each fitted with the old-knowledge term."""
+        for index in range(self.next_sample, len(points)):
+            self.telescope_agg.set_reference(self.reconstruction)
+            self.telescope_agg.add(points[index], intensities[index].to(self.device))
+            figure = self._fit_and_record(index, score, figure)
+        return figure
+
+    def _train_all_at_once(self, points, intensities, score, figure):
+        """Every sample at once, in one fit recorded as the last sample."""
+        if self.next_sample == len(points):  # resumed after the fit
+            return figure
+        for index in range(self.telescope_agg.n_measured, len(points)):
+            self.telescope_agg.add(points[index], intensities[index].to(self.device))
+        return self._fit_and_record(len(points) - 1, score, figure)
+
+    def _fit_and_record(self, index: int, score, figure):
+        if self.config.reset_optimizer:
+            self.optimizer.state.clear()
+        began = time.perf_counter()
+        fit = self._fit(index, self.criterion)
+        self._record(index, fit, time.perf_counter() - began, score)
+        return self._draw(figure)
+
+    def _fit(self, index: int, criterion: LossAggregator) -> SampleFit:
+        """Fit sample ``index`` (progressive) or every sample added (all at once)."""
+        budget = self.config.step_budget
+        if self.config.schedule == "all_at_once":
+            budget *= self.telescope_agg.n_measured
+            fit = self.fitter.fit(self._predict_all, criterion, self.criterion, budget)
+        else:
+            predict = lambda x_hat: self.telescope_agg.predict(x_hat, index)  # noqa: E731
+            fit = self.fitter.fit(predict, criterion, self.criterion, budget)
+        if fit.estimate is not None:
+            self.reconstruction = fit.estimate
+        return fit
+
+    def _predict_all(self, x_hat: torch.Tensor):
+        return self.telescope_agg.predict_all(x_hat), None
+
     # ----------------------------------------------------------------- internals
     def _estimate(self) -> torch.Tensor:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.use_amp):
             return self.model().float()
-
-    def _step(self, loss: torch.Tensor) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
 
     def _init_target(self, measurement: torch.Tensor) -> torch.Tensor:
         """Amplitude of the first measurement, or a support disc with the same energy.
@@ -298,59 +324,32 @@ class PRISMTrainer:
         energy = measurement.clamp_min(0).sum()
         return disc * torch.sqrt(energy / disc.sum())
 
-    def _load_samples(self, sample_centers, image, samples_per_line_meas) -> torch.Tensor:
+    def _load_samples(self, sample_centers, intensities, samples_per_line_meas) -> torch.Tensor:
         points = line_points(sample_centers, samples_per_line_meas)
         size = self.telescope_agg.detector.size
-        if image.shape != (len(points), size, size):
+        if intensities.shape != (len(points), size, size):
             raise ValueError(
-                f"`image` must hold one [{size}, {size}] detector intensity per sample "
-                f"({len(points)}), got shape {tuple(image.shape)}"
+                f"`intensities` must hold one [{size}, {size}] detector intensity per sample "
+                f"({len(points)}), got shape {tuple(intensities.shape)}"
             )
         for index in range(self.telescope_agg.n_measured, self.next_sample):
-            self.telescope_agg.add(points[index], image[index].to(self.device))
+            self.telescope_agg.add(points[index], intensities[index].to(self.device))
         return points
 
-    def _fit_sample(self, index: int, criterion: LossAggregator) -> SampleFit:
-        """Fit sample ``index`` (progressive) or every sample added so far (all at once)."""
-        snapshot = copy.deepcopy((self.model.state_dict(), self.optimizer.state_dict()))
-        budget = self.config.step_budget
-        if self.config.schedule == "all_at_once":
-            budget *= self.telescope_agg.n_measured
-        epoch_loss, judged, step = 0.0, None, 0
-        for step in range(budget + 1):
-            x_hat = self._estimate()
-            new, old = self._predict(x_hat, index)
-            terms = criterion(new, old)
-            judged = terms if criterion is self.criterion else self.criterion(new, old)
-            if not (torch.isfinite(terms.total) and torch.isfinite(judged.total)):
-                self.model.load_state_dict(snapshot[0])
-                self.optimizer.load_state_dict(snapshot[1])
-                return _fit(judged, step, False, "non-finite loss")
-            if max(judged.old.item(), judged.new.item()) < self.config.loss_th:
-                self.reconstruction = x_hat.detach()
-                return _fit(judged, step, True)
-            if step == budget:
-                break
-            self._step(terms.total)
-            epoch_loss += terms.total.item()
-            if (step + 1) % self.config.n_epochs == 0:
-                self._scheduler_step(epoch_loss / self.config.n_epochs)
-                epoch_loss = 0.0
-        self.reconstruction = x_hat.detach()
-        return _fit(judged, step, False, "step budget exhausted")
+    def _scorer(self, image_gt):
+        """Ground-truth metrics of the object square, or None without a ground truth."""
+        if image_gt is None:
+            return None
+        obj_size = self.model.obj_size
+        truth = crop_object(image_gt.to(self.device), obj_size)
 
-    def _predict(self, x_hat: torch.Tensor, index: int):
-        if self.config.schedule == "all_at_once":
-            return self.telescope_agg.predict_all(x_hat), None
-        return self.telescope_agg.predict(x_hat, index)
+        def score(reconstruction: torch.Tensor) -> dict:
+            estimate = reconstruction.reshape(truth.shape)
+            return evaluate(estimate, truth, obj_size=obj_size).as_dict()
 
-    def _scheduler_step(self, mean_loss: float) -> None:
-        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            self.scheduler.step(mean_loss)
-        elif self.scheduler is not None:
-            self.scheduler.step()
+        return score
 
-    def _record(self, index: int, fit: SampleFit, seconds: float, image_gt) -> None:
+    def _record(self, index: int, fit: SampleFit, seconds: float, score) -> None:
         record = {
             "index": index,
             "loss_old": fit.loss_old,
@@ -359,62 +358,27 @@ class PRISMTrainer:
             "time_per_sample": seconds,
             "lr": self.optimizer.param_groups[0]["lr"],
         }
-        if image_gt is not None:
-            record |= self._metrics(image_gt)
+        if score is not None:
+            record |= score(self.reconstruction)
         if not fit.converged:
             self.failed.append({"index": index, "reason": fit.reason} | _losses(fit))
         self.history.append(record)
         self.next_sample = index + 1
-        self._log(record)
-        self._checkpoint()
-
-    def _metrics(self, image_gt: torch.Tensor) -> dict:
-        obj_size = self.model.obj_size
-        truth = crop_object(image_gt.to(self.device), obj_size)
-        estimate = self.reconstruction.reshape(truth.shape)
-        return evaluate(estimate, truth, obj_size=obj_size).as_dict()
-
-    def _log(self, record: dict) -> None:
-        if self.writer is None:
-            return
-        step = record["index"]
-        for tag, value in record.items():
-            if tag != "index":
-                self.writer.add_scalar(tag, value, step)
-        crop = self.reconstruction.reshape(self.reconstruction.shape[-2:])
-        self.writer.add_image("reconstruction", crop.clamp(0, 1)[None].cpu(), step)
-
-    def _checkpoint(self) -> None:
-        if self.log_dir is not None:
-            save_checkpoint(self.state_dict(), self.log_dir / CHECKPOINT_NAME)
+        self.checkpoints.save(self.state_dict())  # the fit is safe before anything is logged
+        self.records.log(record, self.reconstruction)
 
     def _draw(self, figure):
-        if figure is None:
-            return None
-        from prism.plotting import update_figure  # plotting lives outside the core
+        cum_mask = self.telescope_agg.cum_mask if figure is not None else None
+        return draw(figure, self.reconstruction, cum_mask, self.history)
 
-        cum_mask = self.telescope_agg.cum_mask
-        return update_figure(figure, self.reconstruction, cum_mask, self.history)
-
-    def _result(self, image_gt, wall_time: float) -> dict:
-        metrics = self._metrics(image_gt) if image_gt is not None else None
+    def _result(self, score, wall_time: float) -> dict:
         return {
             "history": self.history,
             "failed": self.failed,
             "reconstruction": self.reconstruction,
-            "metrics": metrics,
+            "metrics": score(self.reconstruction) if score is not None else None,
             "wall_time_s": wall_time,
         }
-
-
-def _fit(terms: LossTerms, steps: int, converged: bool, reason: str = "") -> SampleFit:
-    return SampleFit(
-        loss_old=terms.old.item(),
-        loss_new=terms.new.item(),
-        steps=steps,
-        converged=converged,
-        reason=reason,
-    )
 
 
 def _losses(fit: SampleFit) -> dict:

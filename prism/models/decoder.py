@@ -10,15 +10,16 @@ from torch import nn
 from prism.config import DecoderConfig
 
 
-class ProgressiveDecoder(nn.Module):
+class DeepDecoder(nn.Module):
     """A deep decoder whose output is the object amplitude on its ``obj_size`` square.
 
     The network generates a map of at least ``obj_size`` pixels and keeps its centred
     ``obj_size`` crop; its output activation keeps the amplitude non-negative (sigmoid:
-    within ``[0, 1]``). Its cost follows
-    the object, not the grid: the square sits in the ``N x N`` grid at offset
-    ``(N - obj_size) // 2`` (:func:`prism.core.simulation.pad_to_grid`), and the detector
-    operator reads it there without building the grid.
+    within ``[0, 1]``). Its cost follows the object, not the grid: the square sits in the
+    ``N x N`` grid at offset ``(N - obj_size) // 2`` (:func:`prism.core.grid.pad_to_grid`),
+    and the detector operator reads it there without building the grid. Nothing in it is
+    progressive: the trainer decides whether it fits all measurements at once or one after
+    another.
 
     Parameters
     ----------

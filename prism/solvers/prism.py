@@ -21,7 +21,7 @@ from prism.core.grid import pad_to_grid
 from prism.core.operator import MeasurementOperator, MeasurementSet
 from prism.core.optics import amplitude
 from prism.core.trainers import PRISMTrainer, create_scheduler
-from prism.models.decoder import ProgressiveDecoder
+from prism.models.decoder import DeepDecoder
 from prism.models.losses import LossAggregator
 from prism.solvers import Reconstruction, Solver
 
@@ -93,7 +93,7 @@ def build_trainer(
 
     ``device`` is where the decoder and the data live (e.g. 'cuda').
     """
-    model = ProgressiveDecoder(data.image_size, data.obj_size, config.decoder)
+    model = DeepDecoder(data.image_size, data.obj_size, config.decoder)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
     scheduler = None
     if config.optimizer.scheduler is not None:

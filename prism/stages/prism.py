@@ -11,8 +11,9 @@ import sys
 import time
 
 from prism.config import PrismConfig
+from prism.core.observers import CHECKPOINT_NAME
 from prism.core.operator import MeasurementSet
-from prism.core.trainers import CHECKPOINT_NAME, PRISMTrainer
+from prism.core.trainers import PRISMTrainer
 from prism.io import atomic_write, file_sha256, load_checkpoint, save_checkpoint
 from prism.models.losses import LossAggregator
 from prism.solvers.prism import grid_image

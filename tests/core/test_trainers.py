@@ -5,14 +5,15 @@ import torch
 
 from prism.config import DecoderConfig, TrainingConfig
 from prism.core.aggregator import TelescopeAggregator
-from prism.core.trainers import CHECKPOINT_NAME, PRISMTrainer, create_scheduler
+from prism.core.observers import CHECKPOINT_NAME
+from prism.core.trainers import PRISMTrainer, create_scheduler
 from prism.metrics import evaluate
-from prism.models.decoder import ProgressiveDecoder
+from prism.models.decoder import DeepDecoder
 from prism.models.losses import LossAggregator
 from prism.solvers.framing import single_aperture_image
 
 FAST = TrainingConfig(
-    n_epochs=25, max_epochs=2, loss_th=0.03, init_steps=100, schedule="progressive"
+    steps_per_epoch=25, max_epochs=2, loss_th=0.03, init_steps=100, schedule="progressive"
 )
 FAST_ALL_AT_ONCE = replace(FAST, schedule="all_at_once")
 
@@ -29,7 +30,7 @@ class RecordingWriter:
 
 
 def make_trainer(problem, config=FAST, *, mode="replay", scheduler="plateau", **kwargs):
-    model = ProgressiveDecoder(problem.image_size, problem.obj_size, DecoderConfig())
+    model = DeepDecoder(problem.image_size, problem.obj_size, DecoderConfig())
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     sched = create_scheduler(optimizer, scheduler, patience=1) if scheduler else None
     agg = TelescopeAggregator(problem.detector, mode=mode)
@@ -143,7 +144,9 @@ def test_live_figure_is_drawn(problem):
 
 
 def test_image_must_match_the_samples(problem):
-    with pytest.raises(ValueError, match="one \\[26, 26\\] detector intensity per sample"):
+    with pytest.raises(
+        ValueError, match="`intensities` must hold one \\[26, 26\\] detector intensity per sample"
+    ):
         make_trainer(problem).run_progressive_training(problem.centers, problem.y[:3], None, 1)
 
 
@@ -159,7 +162,7 @@ def test_create_scheduler():
 
 
 def test_support_initialization_and_amp_run(problem):
-    config = replace(FAST, n_epochs=10, max_epochs=1, init_target="support", init_steps=20)
+    config = replace(FAST, steps_per_epoch=10, max_epochs=1, init_target="support", init_steps=20)
     trainer = make_trainer(problem, config, use_amp=True)
     reconstruction, _ = trainer.run_initialization(problem.y[0], problem.centers[0], None)
     centre = problem.obj_size // 2
@@ -176,7 +179,7 @@ def test_checkpoint_of_another_old_mode_is_refused(problem, tmp_path):
 
 def test_checkpoint_of_another_decoder_is_refused(problem, tmp_path):
     run(make_trainer(problem, log_dir=tmp_path), problem, n=1)
-    model = ProgressiveDecoder(problem.image_size, problem.obj_size, DecoderConfig(channels=32))
+    model = DeepDecoder(problem.image_size, problem.obj_size, DecoderConfig(channels=32))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     agg = TelescopeAggregator(problem.detector, mode="replay")
     other = PRISMTrainer(model, optimizer, None, agg, FAST, "cpu")
@@ -185,7 +188,7 @@ def test_checkpoint_of_another_decoder_is_refused(problem, tmp_path):
 
 
 def test_all_at_once_fits_every_sample_in_one_go(problem):
-    config = replace(FAST_ALL_AT_ONCE, n_epochs=10, max_epochs=1, loss_th=1e-6)
+    config = replace(FAST_ALL_AT_ONCE, steps_per_epoch=10, max_epochs=1, loss_th=1e-6)
     trainer = make_trainer(problem, config)
     result = run(trainer, problem)
     n = len(problem.centers)
@@ -200,7 +203,7 @@ def test_all_at_once_fits_every_sample_in_one_go(problem):
 
 @pytest.mark.parametrize("reset", [False, True])
 def test_optimizer_moments_are_reset_per_sample_only_when_asked(problem, reset):
-    config = replace(FAST, n_epochs=5, max_epochs=1, loss_th=1e-6, reset_optimizer=reset)
+    config = replace(FAST, steps_per_epoch=5, max_epochs=1, loss_th=1e-6, reset_optimizer=reset)
     trainer = make_trainer(problem, config, scheduler=None)
     result = run(trainer, problem, n=3)
     adam_steps = next(iter(trainer.optimizer.state.values()))["step"].item()

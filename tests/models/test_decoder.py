@@ -2,13 +2,13 @@ import pytest
 import torch
 
 from prism.config import DecoderConfig
-from prism.models.decoder import ProgressiveDecoder
+from prism.models.decoder import DeepDecoder
 
 
 @pytest.mark.parametrize("kind", ["upsample", "transposed"])
 @pytest.mark.parametrize("obj_size", [16, 33, 73])
 def test_output_is_the_nonnegative_object_square(kind, obj_size):
-    model = ProgressiveDecoder(128, obj_size, DecoderConfig(kind=kind))
+    model = DeepDecoder(128, obj_size, DecoderConfig(kind=kind))
     out = model()
     assert out.shape == (1, 1, obj_size, obj_size) and out.dtype == torch.float32
     assert model.map_size >= obj_size
@@ -16,7 +16,7 @@ def test_output_is_the_nonnegative_object_square(kind, obj_size):
 
 
 def test_softplus_output_is_nonnegative_and_unbounded():
-    model = ProgressiveDecoder(64, 32, DecoderConfig(activation="softplus"))
+    model = DeepDecoder(64, 32, DecoderConfig(activation="softplus"))
     with torch.no_grad():
         model.net[-2].bias.fill_(5.0)
     out = model()
@@ -25,37 +25,37 @@ def test_softplus_output_is_nonnegative_and_unbounded():
 
 @pytest.mark.parametrize("learned", [False, True])
 def test_latent_is_trained_only_when_learned(learned):
-    model = ProgressiveDecoder(64, 32, DecoderConfig(learned_latent=learned))
+    model = DeepDecoder(64, 32, DecoderConfig(learned_latent=learned))
     trained = {name for name, _ in model.named_parameters()}
     assert ("latent" in trained) is learned
     assert "latent" in model.state_dict()
-    same = ProgressiveDecoder(64, 32, DecoderConfig(learned_latent=not learned))
+    same = DeepDecoder(64, 32, DecoderConfig(learned_latent=not learned))
     assert torch.equal(model(), same())
 
 
 def test_seed_sets_weights_and_latent():
-    first = ProgressiveDecoder(64, 32, DecoderConfig(seed=1))
-    again = ProgressiveDecoder(64, 32, DecoderConfig(seed=1))
-    other = ProgressiveDecoder(64, 32, DecoderConfig(seed=2))
+    first = DeepDecoder(64, 32, DecoderConfig(seed=1))
+    again = DeepDecoder(64, 32, DecoderConfig(seed=1))
+    other = DeepDecoder(64, 32, DecoderConfig(seed=2))
     assert torch.equal(first(), again())
     assert not torch.equal(first(), other())
 
 
 def test_the_global_rng_is_untouched():
     state = torch.get_rng_state()
-    ProgressiveDecoder(64, 32, DecoderConfig())
+    DeepDecoder(64, 32, DecoderConfig())
     assert torch.equal(state, torch.get_rng_state())
 
 
 def test_cost_follows_the_object_not_the_grid():
-    small = ProgressiveDecoder(64, 40, DecoderConfig())
-    large = ProgressiveDecoder(1024, 40, DecoderConfig())
+    small = DeepDecoder(64, 40, DecoderConfig())
+    large = DeepDecoder(1024, 40, DecoderConfig())
     assert small.map_size == large.map_size == 48
 
 
 def test_validation():
     with pytest.raises(ValueError, match=r"`obj_size` must be an integer in \[1, 64\], got 65"):
-        ProgressiveDecoder(64, 65, DecoderConfig())
+        DeepDecoder(64, 65, DecoderConfig())
     with pytest.raises(ValueError, match="`kind` must be one of"):
         DecoderConfig(kind="unet")
     with pytest.raises(ValueError, match="`channels` must be an integer > 0, got 0"):

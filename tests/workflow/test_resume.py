@@ -15,7 +15,9 @@ SLOW_TRAINING = {
     "n_samples": [12],
     "seeds": [0],
     "algorithms": ["prism-replay"],
-    "prism": {"training": {"n_epochs": 50, "max_epochs": 4, "loss_th": 1e-6, "init_steps": 10}},
+    "prism": {
+        "training": {"steps_per_epoch": 50, "max_epochs": 4, "loss_th": 1e-6, "init_steps": 10}
+    },
 }
 RUN_DIR = "results/moon/fermat-n12-noiseless-s0/prism-replay"
 ARGS = ("--cores", "1", "--configfile", "slow.yaml")

@@ -127,7 +127,7 @@ def test_prism_run_has_per_sample_curves_params_and_checkpoints(tiny_study):
     ]
     history = client.get_metric_history(run.info.run_id, "sample/ssim")
     assert sorted(metric.step for metric in history) == [0, 1, 2, 3, 4]
-    assert run.data.params["prism.training.n_epochs"] == "5"
+    assert run.data.params["prism.training.steps_per_epoch"] == "5"
     assert run.data.params["prism.training.old_mode"] == "replay"
     assert run.data.params["prism.decoder.seed"] == run.data.params["study.seed"]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}

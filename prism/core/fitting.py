@@ -1,0 +1,135 @@
+"""PRISM's fit loop: optimiser steps until the losses reach the threshold or the budget ends."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from prism.config import TrainingConfig
+from prism.models.losses import LossAggregator, LossTerms, Pair
+
+Predict = Callable[[torch.Tensor], tuple[Pair, Pair | None]]
+
+
+@dataclass
+class SampleFit:
+    """Outcome of one fit.
+
+    Attributes
+    ----------
+    loss_old, loss_new : float
+        The judged loss terms where the fit ended.
+    steps : int
+        Optimiser steps taken.
+    converged : bool
+        Both terms ended below ``loss_th``.
+    reason : str
+        Why a fit that did not converge ended.
+    estimate : torch.Tensor or None
+        The object square where the fit ended; None when a non-finite loss restored the
+        model and optimiser to where the fit began.
+    """
+
+    loss_old: float
+    loss_new: float
+    steps: int
+    converged: bool
+    reason: str = ""
+    estimate: torch.Tensor | None = None
+
+
+class Fitter:
+    """Steps a decoder until both loss terms are below ``loss_th`` or the budget runs out.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The decoder; with the optimiser, restored when a loss turns non-finite.
+    optimizer : torch.optim.Optimizer
+        Optimiser over the model's parameters.
+    scheduler : LR scheduler or None
+        Stepped every ``steps_per_epoch`` steps (ReduceLROnPlateau with the epoch's mean
+        loss).
+    config : TrainingConfig
+        ``loss_th`` and ``steps_per_epoch``.
+    estimate : callable
+        Returns the model's current object square (differentiable).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler,
+        config: TrainingConfig,
+        estimate: Callable[[], torch.Tensor],
+    ) -> None:
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.config = config
+        self.estimate = estimate
+
+    def fit(
+        self, predict: Predict, criterion: LossAggregator, judge: LossAggregator, budget: int
+    ) -> SampleFit:
+        """Fit until converged (judged by ``judge``) or ``budget`` steps of ``criterion``.
+
+        Parameters
+        ----------
+        predict : callable
+            ``predict(x_hat) -> (new, old)`` pairs of the loss (see
+            :class:`~prism.models.losses.LossAggregator`).
+        criterion : LossAggregator
+            The loss the optimiser descends.
+        judge : LossAggregator
+            The loss whose terms decide convergence (the trainer's own).
+        budget : int
+            Most optimiser steps.
+        """
+        snapshot = copy.deepcopy((self.model.state_dict(), self.optimizer.state_dict()))
+        epoch_loss, judged, step = 0.0, None, 0
+        for step in range(budget + 1):
+            x_hat = self.estimate()
+            new, old = predict(x_hat)
+            terms = criterion(new, old)
+            judged = terms if criterion is judge else judge(new, old)
+            if not (torch.isfinite(terms.total) and torch.isfinite(judged.total)):
+                self.model.load_state_dict(snapshot[0])
+                self.optimizer.load_state_dict(snapshot[1])
+                return _outcome(judged, step, None, "non-finite loss")
+            if max(judged.old.item(), judged.new.item()) < self.config.loss_th:
+                return _outcome(judged, step, x_hat.detach())
+            if step == budget:
+                break
+            self.step(terms.total)
+            epoch_loss += terms.total.item()
+            if (step + 1) % self.config.steps_per_epoch == 0:
+                self._scheduler_step(epoch_loss / self.config.steps_per_epoch)
+                epoch_loss = 0.0
+        return _outcome(judged, step, x_hat.detach(), "step budget exhausted")
+
+    def step(self, loss: torch.Tensor) -> None:
+        """One optimiser step on ``loss``."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+
+    def _scheduler_step(self, mean_loss: float) -> None:
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(mean_loss)
+        elif self.scheduler is not None:
+            self.scheduler.step()
+
+
+def _outcome(terms: LossTerms, steps: int, estimate, reason: str = "") -> SampleFit:
+    return SampleFit(
+        loss_old=terms.old.item(),
+        loss_new=terms.new.item(),
+        steps=steps,
+        converged=not reason,
+        reason=reason,
+        estimate=estimate,
+    )
