@@ -5,7 +5,8 @@ Set-up (``common.py``): N = 1024, ``skimage.data.moon()`` as a 73-px object, 17-
 measured at 9 points each, noiseless (seed 0). PRISM: the default decoder and settings
 (``PrismConfig()``: every sample fitted at once), a budget of ``--steps-per-sample``
 (default 1000) steps per sample (10 epochs), ``n_samples`` times that for the one fit;
-``--decoder transposed --channels 1024`` trains the reference-shaped decoder instead. ePIE: ``EPIEConfig()`` defaults (100 epochs) on the same data.
+``--decoder transposed --channels 1024`` trains the reference-shaped decoder instead.
+ePIE: ``EPIEConfig()`` defaults (100 epochs) on the same data.
 
 The stages run as the workflow runs them, each on files in a temporary folder and each PRISM
 stage with a fresh trainer: ``prepare`` -> ``simulate`` -> ``prism_initialize`` ->
