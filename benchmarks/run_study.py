@@ -1,14 +1,18 @@
-"""Run a workflow config's study grid on a many-core or GPU machine without Snakemake or MLflow.
+"""Run a study config's grid on a many-core or GPU machine that has no Snakemake or MLflow.
 
-For machines that have PyTorch but not the workflow's tools (the lent GPU machine): the same
-stage functions the rules call (``prepare`` -> ``simulate`` -> PRISM initialize / train /
-retry, ePIE, the framing references -> ``evaluate.score``) write the same files under
-``--out`` (``data/``, ``results/<object>/<key>/<algorithm>/metrics.json``), so
-``python -m prism summarize`` reads them like the workflow's. Nothing is tracked in MLflow.
+Why a runner beside the workflow: the lent GPU machines carry PyTorch, NumPy, pandas and
+scikit-image but neither Snakemake nor MLflow (nor jsonschema), and there the cheap jobs
+should fill the CPU cores while PRISM trains on the GPU. Why it is thin: it owns no study
+logic. The grid, the path scheme and the settings of each algorithm come from
+:mod:`prism.study` (as in the Snakefile), images from ``data/raw/`` as the workflow finds
+them, and every job runs the same command line as the workflow's rule
+(``python -m prism <stage> ...`` through :func:`prism.cli.main`, untracked). The files land
+under ``--out`` where the workflow puts them, so ``python -m prism summarize`` and
+``benchmarks/study_table.py`` read them alike.
 
-Jobs run in worker processes with one CPU thread each; ``--gpu-workers`` of them train PRISM
-on CUDA and take the most expensive jobs first, the CPU workers the cheapest. Finished jobs
-are skipped on a rerun; ``--deadline-s`` stops starting new jobs (the finished ones stay).
+Workers are processes with one CPU thread each; ``--gpu-workers`` of them train PRISM on
+CUDA, taking the most expensive jobs first, the CPU workers the cheapest. A job whose
+``metrics.json`` exists is skipped; ``--deadline-s`` stops starting new jobs.
 
     python benchmarks/run_study.py config/ablation.yaml --out /tmp/ablation \\
         --set seeds=[0] --cpu-workers 12 --gpu-workers 4 --deadline-s 500
@@ -17,7 +21,6 @@ are skipped on a rerun; ``--deadline-s`` stops starting new jobs (the finished o
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import multiprocessing
 import queue
@@ -25,113 +28,95 @@ import sys
 import time
 from pathlib import Path
 
-import torch
 import yaml
 
-from prism.config import (
-    EPIEConfig,
-    NoiseConfig,
-    PatternConfig,
-    PhysicsConfig,
-    PrismConfig,
-    check_study,
-    from_mapping,
-    variant_mapping,
-)
-from prism.io import load_measurements
-from prism.stages import data as data_stages
-from prism.stages import evaluate, reconstruct
+from prism.cli import main as prism_stage
+from prism.config import PatternConfig, from_mapping
+from prism.solvers import find
+from prism.stages.data import image_file
+from prism.study import MEASUREMENTS, METRICS, PREPARED, RUN_DIR, check_study, jobs, method_settings
 
-GRID = ("objects", "patterns", "n_samples", "noise", "seeds", "algorithms")
-KEYS = ("object", "pattern", "n_samples", "noise", "seed", "algorithm")
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
 
 
-def study_jobs(config: dict) -> list[dict]:
-    """Every (object, pattern, n_samples, noise, seed, algorithm) of the study, cheapest first."""
-    grid = itertools.product(*(config[key] for key in GRID))
-    jobs = [dict(zip(KEYS, values, strict=True)) for values in grid]
-    noises = list(config["noise"])
-    return sorted(
-        jobs,
-        key=lambda job: (
-            job["seed"],
-            job["n_samples"],
-            noises.index(job["noise"]),
-            _points(config, job),
-        ),
-    )
-
-
-def _points(config: dict, job: dict) -> int:
-    return _pattern(config, job).points_per_sample
-
-
-def _pattern(config: dict, job: dict) -> PatternConfig:
-    return from_mapping(PatternConfig, config["pattern_models"][job["pattern"]], job["pattern"])
-
-
-def _data_key(job: dict) -> str:
-    return f"{job['pattern']}-n{job['n_samples']}-{job['noise']}-s{job['seed']}"
-
-
-def simulate_all(config: dict, root: Path, jobs: list[dict]) -> None:
-    """Prepare every object and simulate every measurement set once (skipping existing files)."""
-    physics = from_mapping(PhysicsConfig, config.get("physics"), "physics")
-    for job in jobs:
-        prepared = root / "data" / "prepared" / f"{job['object']}.npz"
-        if not prepared.exists():
-            data_stages.prepare(job["object"], prepared, physics)
-        out = _measurements(root, job)
-        if not out.exists():
-            data_stages.simulate(
-                prepared,
-                out,
-                pattern=_pattern(config, job),
-                noise=from_mapping(NoiseConfig, config["noise_models"][job["noise"]], ""),
-                n_samples=job["n_samples"],
-                seed=job["seed"],
-            )
-
-
-def _measurements(root: Path, job: dict) -> Path:
-    return root / "data" / "measurements" / job["object"] / f"{_data_key(job)}.npz"
-
-
-def _run_dir(root: Path, job: dict) -> Path:
-    return root / "results" / job["object"] / _data_key(job) / job["algorithm"]
-
-
-def run_job(config: dict, root: Path, job: dict, device: str) -> None:
-    """Reconstruct and score one job as the workflow's rules do."""
-    data = load_measurements(_measurements(root, job))
-    folder = _run_dir(root, job)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / "reconstruction.npz"
-    algorithm = job["algorithm"]
-    if algorithm.startswith("prism-"):
-        mapping = variant_mapping(config, algorithm.removeprefix("prism-"))
-        prism = reconstruct.resolve_prism(PrismConfig.from_mapping(mapping), data)
-        build = {"config": prism, "device": device}
-        trainer = reconstruct.build_trainer(data, **build)
-        reconstruct.prism_initialize(data, folder / "init.pt", trainer)
-        trainer = reconstruct.build_trainer(data, log_dir=folder / "progress", **build)
-        (folder / "progress").mkdir(exist_ok=True)
-        reconstruct.prism_train(data, folder / "init.pt", folder / "train.pt", trainer)
-        trainer = reconstruct.build_trainer(data, **build)
-        reconstruct.prism_retry(data, folder / "train.pt", out, trainer, prism)
-    elif algorithm == "epie":
-        epie = from_mapping(EPIEConfig, config.get("epie"), "epie")
-        reconstruct.epie(data, out, reconstruct.resolve_epie(epie, data))
+def load_study(path: Path, overrides: list[str]) -> dict:
+    """A study config with ``KEY=JSON`` overrides, the schema's checks and defaults applied."""
+    config = yaml.safe_load(path.read_text())
+    for item in overrides:
+        key, value = item.split("=", 1)
+        config[key] = json.loads(value)
+    try:
+        from snakemake.utils import validate
+    except ImportError:
+        print("snakemake is not installed: the schema is not checked here", file=sys.stderr)
+        schema = yaml.safe_load(SCHEMA.read_text())
+        for key, rule in schema["properties"].items():
+            if "default" in rule:
+                config.setdefault(key, rule["default"])
     else:
-        reconstruct.framing(data, out, algorithm)
-    key = job | {"n_samples": str(job["n_samples"]), "seed": str(job["seed"])}
-    measurements = _measurements(root, job)
-    metrics, image = folder / "metrics.json", folder / "reconstruction.png"
-    evaluate.score(measurements, out, metrics, image, key=key)
+        validate(config, str(SCHEMA))
+    check_study(config)
+    return config
+
+
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def data_commands(config: dict, job: dict, root: Path) -> list[list[str]]:
+    """The prepare and simulate commands of a job's data, for the files not there yet."""
+    commands = []
+    prepared = root / PREPARED.format(**job)
+    if not prepared.exists():
+        found = image_file(job["object"])
+        source = str(found) if found else job["object"]
+        physics = _json(config.get("physics") or {})
+        commands.append(["prepare", "--source", source, "--out", str(prepared)])
+        commands[-1] += ["--physics", physics]
+    measurements = root / MEASUREMENTS.format(**job)
+    if not measurements.exists():
+        pattern = _json(config["pattern_models"][job["pattern"]])
+        noise = _json(config["noise_models"][job["noise"]])
+        commands.append(["simulate", "--prepared", str(prepared), "--out", str(measurements)])
+        commands[-1] += ["--pattern", pattern, "--noise", noise]
+        commands[-1] += ["--n-samples", str(job["n_samples"]), "--seed", str(job["seed"])]
+    return commands
+
+
+def job_commands(config: dict, job: dict, root: Path, device: str) -> list[list[str]]:
+    """The commands of one reconstruction and its evaluation, as the workflow's rules run them."""
+    measurements = str(root / MEASUREMENTS.format(**job))
+    folder = root / RUN_DIR.format(**job)
+    algorithm = job["algorithm"]
+    common = ["--algorithm", algorithm, "--measurements", measurements]
+    common += ["--settings", _json(method_settings(config, algorithm))]
+    reconstruction = str(folder / "reconstruction.npz")
+    if find(algorithm).staged:
+        init, train = str(folder / "init.pt"), str(folder / "train.pt")
+        commands = [
+            ["prism-init", *common, "--out", init, "--device", device],
+            ["prism-train", *common, "--checkpoint", init, "--out", train, "--device", device],
+            ["prism-retry", *common, "--checkpoint", train, "--out", reconstruction],
+        ]
+        commands[1] += ["--progress-dir", str(folder / "progress")]
+        commands[2] += ["--device", device]
+    else:
+        commands = [["reconstruct", *common, "--out", reconstruction]]
+    identity = _json({key: str(value) for key, value in job.items()})
+    metrics = str(root / METRICS.format(**job))
+    evaluate = ["evaluate", "--measurements", measurements, "--reconstruction", reconstruction]
+    evaluate += ["--out-json", metrics, "--out-png", str(folder / "reconstruction.png")]
+    return [*commands, [*evaluate, "--wildcards", identity]]
+
+
+def cost(config: dict, job: dict) -> tuple:
+    """Cheapest first: seed, apertures, noise model, points per measurement."""
+    pattern = from_mapping(PatternConfig, config["pattern_models"][job["pattern"]], "pattern")
+    noises = list(config["noise"])
+    return job["seed"], job["n_samples"], noises.index(job["noise"]), pattern.points_per_sample
 
 
 def _worker(config, root, mine, others, device, deadline, done) -> None:
-    torch.set_num_threads(1)
     while time.time() < deadline:
         try:
             job = mine.get_nowait()
@@ -142,9 +127,10 @@ def _worker(config, root, mine, others, device, deadline, done) -> None:
                 return
         began = time.perf_counter()
         try:
-            run_job(config, root, job, device)
+            for command in job_commands(config, job, root, device):
+                prism_stage(command)
             status = f"{time.perf_counter() - began:.0f} s"
-        except Exception as error:  # report and go on: one broken job must not stop the grid
+        except (Exception, SystemExit) as error:  # one broken job must not stop the grid
             status = f"FAILED: {error!r}"
         done.put(f"{device} {job} {status}")
 
@@ -159,15 +145,13 @@ def main() -> None:
     parser.add_argument("--deadline-s", type=float, default=float("inf"))
     args = parser.parse_args()
     deadline = time.time() + args.deadline_s
-    config = yaml.safe_load(args.config.read_text())
-    for item in args.set:
-        key, value = item.split("=", 1)
-        config[key] = json.loads(value)
-    check_study(config)
-    jobs = study_jobs(config)
-    simulate_all(config, args.out, jobs)
-    todo = [job for job in jobs if not (_run_dir(args.out, job) / "metrics.json").exists()]
-    print(f"{len(jobs)} jobs, {len(todo)} to run", flush=True)
+    config = load_study(args.config, args.set)
+    grid = sorted(jobs(config), key=lambda job: cost(config, job))
+    for job in grid:
+        for command in data_commands(config, job, args.out):
+            prism_stage(command)
+    todo = [job for job in grid if not (args.out / METRICS.format(**job)).exists()]
+    print(f"{len(grid)} jobs, {len(todo)} to run", flush=True)
     context = multiprocessing.get_context("spawn")
     cheap, costly, done = context.Queue(), context.Queue(), context.Queue()
     split = len(todo) if not args.gpu_workers else len(todo) // 2

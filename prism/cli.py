@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--algorithm", required=True, help="prism-<variant>")
         sub.add_argument("--checkpoint", help="input checkpoint (train, retry)")
         sub.add_argument("--progress-dir", help="per-sample checkpoints (train)")
+        sub.add_argument("--device", default="cpu", help="where the decoder trains (e.g. cuda)")
     solve = stage("reconstruct", "any unstaged solver", "--measurements", "--out", "--settings")
     solve.add_argument("--algorithm", required=True, help="a registered solver (see `methods`)")
     stages.add_parser("methods", help="list the registered solvers")
@@ -142,7 +143,9 @@ def _run_prism(args: argparse.Namespace, config, measurements, writer) -> None:
 
     log_dir = args.progress_dir if args.stage == "prism-train" else None
     progress = _scoped(writer, "sample")
-    trainer = build_trainer(measurements, config, log_dir=log_dir, writer=progress)
+    trainer = build_trainer(
+        measurements, config, log_dir=log_dir, writer=progress, device=args.device
+    )
     if args.stage == "prism-init":
         prism.prism_initialize(measurements, args.out, trainer)
     elif args.stage == "prism-train":

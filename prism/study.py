@@ -9,9 +9,34 @@ every combination is one reconstruction. Algorithms are registered solvers
 
 from __future__ import annotations
 
+import itertools
+
 from prism.config import NoiseConfig, PatternConfig, PhysicsConfig, from_mapping
 from prism.core.simulation import physics_geometry
 from prism.solvers import find, registry
+
+# The study grid: config key -> the field it gives each reconstruction (its identity).
+GRID = {
+    "objects": "object",
+    "patterns": "pattern",
+    "n_samples": "n_samples",
+    "noise": "noise",
+    "seeds": "seed",
+    "algorithms": "algorithm",
+}
+KEYS = tuple(GRID.values())
+# The one path scheme (format templates; the workflow's rules use them as wildcard patterns).
+DATA_KEY = "{pattern}-n{n_samples}-{noise}-s{seed}"
+PREPARED = "data/prepared/{object}.npz"
+MEASUREMENTS = "data/measurements/{object}/" + DATA_KEY + ".npz"
+RUN_DIR = "results/{object}/" + DATA_KEY + "/{algorithm}"
+METRICS = RUN_DIR + "/metrics.json"
+
+
+def jobs(config: dict) -> list[dict]:
+    """Every reconstruction of a study: one dict per combination of the grid's values."""
+    values = itertools.product(*(config[key] for key in GRID))
+    return [dict(zip(KEYS, combination, strict=True)) for combination in values]
 
 
 def method_settings(config: dict, algorithm: str) -> dict:

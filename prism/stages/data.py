@@ -22,6 +22,20 @@ BUILTIN_IMAGES = ("moon", "camera", "astronaut", "coins", "brick", "grass", "hub
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
+def image_file(name: str, folder: str | os.PathLike = "data/raw") -> Path | None:
+    """The user's image ``<folder>/<name>.<suffix>`` for an object name, or None.
+
+    Suffixes: :data:`IMAGE_SUFFIXES` (any case). Without such a file the object is a
+    scikit-image built-in of that name (:func:`read_image`).
+    """
+    found = [
+        path
+        for path in sorted(Path(folder).glob(f"{name}.*"))
+        if path.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    return found[0] if found else None
+
+
 def read_image(source: str | os.PathLike) -> np.ndarray:
     """Read an image file, or a scikit-image built-in by name (no downloads).
 

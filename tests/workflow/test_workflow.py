@@ -2,7 +2,10 @@
 
 import json
 import shutil
+import subprocess
+import sys
 from itertools import pairwise
+from pathlib import Path
 
 import imageio.v3 as imageio
 import pandas as pd
@@ -11,6 +14,7 @@ from mlflow import MlflowClient
 
 from prism.io import file_sha256
 
+REPO = Path(__file__).resolve().parents[2]
 ALGORITHMS = ["epie", "prism-all_at_once", "prism-replay", "single_aperture", "synthetic_aperture"]
 
 
@@ -217,3 +221,25 @@ def test_eight_parallel_jobs_on_sqlite_log_every_metric(tmp_path, workflow_tools
         assert steps == set(range(n))
     for log in (workdir / "logs").rglob("*.log"):
         assert "Traceback" not in log.read_text(), log
+
+
+def test_the_runner_without_snakemake_reproduces_the_workflow(tiny_study, tmp_path):
+    """benchmarks/run_study.py runs the same grid, paths and commands: the same summary."""
+    out = tmp_path / "runner"
+    runner = [sys.executable, str(REPO / "benchmarks/run_study.py"), "config/tiny.yaml"]
+    done = subprocess.run(
+        [*runner, "--out", str(out), "--cpu-workers", "2"],
+        cwd=tiny_study,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = sorted(str(path) for path in out.glob("results/**/metrics.json"))
+    assert len(metrics) == len(list(tiny_study.glob("results/**/metrics.json")))
+    summary = [sys.executable, "-m", "prism", "summarize", "--metrics", *metrics]
+    summary += ["--out-dir", str(out / "summary"), "--out-metrics", str(out / "m.json")]
+    summary += ["--out-curves", str(out / "c.csv")]
+    subprocess.run(summary, cwd=tiny_study, check=True, capture_output=True)
+    expected = (tiny_study / "results/summary.csv").read_bytes()
+    assert (out / "summary/summary.csv").read_bytes() == expected

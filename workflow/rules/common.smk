@@ -1,16 +1,12 @@
 # Paths, wildcard constraints and small helpers shared by every rule.
 import json
 import shlex
-from pathlib import Path
 
 from prism.solvers import algorithm_pattern
-from prism.study import method_settings
+from prism.stages.data import image_file
+from prism.study import DATA_KEY, MEASUREMENTS, METRICS, PREPARED, RUN_DIR, jobs, method_settings
 
 STUDY_RECORD = ".prism/study.json"
-DATA_KEY = "{pattern}-n{n_samples}-{noise}-s{seed}"
-MEASUREMENTS = f"data/measurements/{{object}}/{DATA_KEY}.npz"
-RUN_DIR = f"results/{{object}}/{DATA_KEY}/{{algorithm}}"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 wildcard_constraints:
@@ -35,8 +31,8 @@ def identity(wildcards):
 
 def image_source(wildcards):
     """data/raw/<object>.<ext> when the user dropped one there, else a scikit-image built-in."""
-    found = [p for p in sorted(Path("data/raw").glob(f"{wildcards.object}.*")) if p.suffix.lower() in IMAGE_SUFFIXES]
-    return [str(found[0])] if found else []
+    found = image_file(wildcards.object)
+    return [str(found)] if found else []
 
 
 def source_argument(wildcards, input):
@@ -45,15 +41,7 @@ def source_argument(wildcards, input):
 
 def study_metrics():
     """Every metrics file of the study grid in the config."""
-    return expand(
-        f"{RUN_DIR}/metrics.json",
-        object=config["objects"],
-        pattern=config["patterns"],
-        n_samples=config["n_samples"],
-        noise=config["noise"],
-        seed=config["seeds"],
-        algorithm=config["algorithms"],
-    )
+    return [METRICS.format(**job) for job in jobs(config)]
 
 
 TRACK = f"--track {STUDY_RECORD} --rule {{rule}} --wildcards {{params.identity:q}} --threads {{threads}}"

@@ -5,7 +5,7 @@ rule prepare:
     input:
         image_source,
     output:
-        "data/prepared/{object}.npz",
+        PREPARED,
     params:
         source=source_argument,
         physics=as_json(config["physics"]),
@@ -19,7 +19,7 @@ rule prepare:
 
 rule simulate:
     input:
-        prepared="data/prepared/{object}.npz",
+        prepared=PREPARED,
     output:
         MEASUREMENTS,
     params:
