@@ -23,8 +23,9 @@ from skimage.data import moon
 from prism.core.aggregator import TelescopeAggregator
 from prism.core.detector import Detector
 from prism.core.grid import crop_object
+from prism.core.operator import MeasurementOperator, MeasurementSet
 from prism.core.optics import Telescope
-from prism.core.sampling import line_points, make_pattern
+from prism.core.sampling import make_pattern
 from prism.core.simulation import prepare_object, simulate_measurements
 
 IMAGE_SIZE = 1024
@@ -108,10 +109,11 @@ def measured_aggregator(
     x = moon_object()
     centers = fermat(PATTERN_LINES)[: k + 1]
     y = simulate(x, centers, detector, POINTS_PER_LINE)
-    aggregator = TelescopeAggregator(detector, mode=mode)
+    data = MeasurementSet.from_detector(detector, centers, y, samples_per_line_meas=POINTS_PER_LINE)
+    aggregator = TelescopeAggregator(MeasurementOperator(data, full_grid=full_grid), mode=mode)
     aggregator.set_reference(crop_object(x, OBJ_SIZE).to(device))
-    for points, intensity in zip(line_points(centers, POINTS_PER_LINE), y, strict=True):
-        aggregator.add(points, intensity.to(device))
+    for sample, intensity in enumerate(y):
+        aggregator.add(sample, intensity.to(device))
     return aggregator
 
 

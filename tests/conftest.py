@@ -4,6 +4,7 @@ from skimage import data
 
 from prism.core.detector import Detector
 from prism.core.grid import crop_object
+from prism.core.operator import MeasurementOperator, MeasurementSet
 from prism.core.optics import Telescope
 from prism.core.sampling import make_pattern
 from prism.core.simulation import prepare_object, simulate_measurements
@@ -25,6 +26,10 @@ class Problem:
         self.detector = Detector(self.telescope, OBJ)
         self.centers = make_pattern("fermat", n_samples, r_max=N / 4)
         self.y = simulate_measurements(self.x, self.centers, detector=self.detector)
+        self.data = MeasurementSet.from_detector(
+            self.detector, self.centers, self.y, ground_truth=self.x
+        )
+        self.operator = MeasurementOperator(self.data)
 
 
 @pytest.fixture(scope="session")

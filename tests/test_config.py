@@ -44,7 +44,7 @@ def test_the_trainer_takes_only_a_training_config(problem):
 
     model = DeepDecoder(problem.image_size, problem.obj_size, DecoderConfig())
     optimizer = torch.optim.Adam(model.parameters())
-    aggregator = TelescopeAggregator(problem.detector)
+    aggregator = TelescopeAggregator(problem.operator)
     with pytest.raises(TypeError, match="`config` must be a TrainingConfig, got dict"):
         PRISMTrainer(model, optimizer, None, aggregator, {"loss_th": 0.2}, "cpu")
 

@@ -5,73 +5,72 @@ from __future__ import annotations
 import torch
 
 from prism.config import OLD_MODES, check_choice
-from prism.core.detector import Detector, Windows, concat_windows
+from prism.core.operator import MeasurementOperator
 from prism.core.optics import amplitude
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 
 
 class TelescopeAggregator:
-    """Measured samples, their cumulative k-space mask, and model-side predictions.
+    """The samples measured so far, and model-side predictions of their measurements.
 
-    Every prediction goes through one :class:`~prism.core.detector.Detector`, the operator the
-    data were simulated with; each sample's windows and transform matrices are built once,
-    when it is added, and every step computes the object's spectrum once for all apertures.
+    Every prediction goes through the :class:`~prism.core.operator.MeasurementOperator` of the
+    data, the operator they were simulated with; it computes the object's spectrum once per
+    step for all the apertures a prediction needs.
 
     Parameters
     ----------
-    detector : Detector
-        The measurement operator shared with the data simulation.
+    operator : MeasurementOperator
+        The measurement operator of the data being fitted.
     mode : str
-        Old-knowledge term: 'union' compares the model's field through the cumulative mask of
-        the other samples with the reference reconstruction's field through the same mask
+        Old-knowledge term: 'union' compares the model's field through the union of the other
+        samples' apertures with the reference reconstruction's field through the same union
         (coherent fields, compared as amplitudes); 'replay' compares the model's intensities
         with the stored measurements of every other sample.
     """
 
-    def __init__(self, detector: Detector, *, mode: str = "replay") -> None:
+    def __init__(self, operator: MeasurementOperator, *, mode: str = "replay") -> None:
         check_choice("mode", mode, OLD_MODES)
-        self.detector = detector
+        self.operator = operator
         self.mode = mode
-        self._points: list[torch.Tensor] = []
+        self._samples: list[int] = []
         self._intensities: list[torch.Tensor] = []
-        self._windows: list[Windows] = []
         self._reference: torch.Tensor | None = None
         self._cache: dict = {}
 
     @property
     def n_measured(self) -> int:
         """Number of samples added so far."""
-        return len(self._points)
+        return len(self._samples)
 
     @property
     def cum_mask(self) -> torch.Tensor:
         """Bool ``[N, N]`` union of every measured aperture (for plots; not used per step)."""
-        size = self.detector.telescope.image_size
-        if not self._points:
-            return torch.zeros(size, size, dtype=torch.bool)
-        return self.detector.telescope.union_mask(torch.cat(self._points))
+        return self.operator.coverage(self._samples)
 
-    def add(self, points: torch.Tensor, intensity: torch.Tensor) -> None:
+    def add(self, sample: int, intensity: torch.Tensor) -> None:
         """Add one measured sample.
 
         Parameters
         ----------
-        points : torch.Tensor
-            The sample's measurement points ``[s, 2]`` (``s == 1`` for a point).
+        sample : int
+            Its index among the operator's samples.
         intensity : torch.Tensor
             Its measured detector intensity ``[m, m]``.
         """
-        size = self.detector.size
+        size = self.operator.detector_size
         if intensity.shape != (size, size):
             raise ValueError(
                 f"`intensity` must be a ({size}, {size}) detector image, "
                 f"got shape {tuple(intensity.shape)}"
             )
-        points = points.reshape(-1, 2).to(torch.float32)
-        self._points.append(points)
+        if not 0 <= sample < self.operator.n_samples:
+            raise ValueError(
+                f"`sample` must be in [0, {self.operator.n_samples}) (the operator's samples), "
+                f"got {sample!r}"
+            )
+        self._samples.append(sample)
         self._intensities.append(intensity.to(torch.float32))
-        self._windows.append(self.detector.windows(points.unsqueeze(0)).to(intensity.device))
         self._cache.clear()
 
     def set_reference(self, x_ref: torch.Tensor) -> None:
@@ -87,7 +86,7 @@ class TelescopeAggregator:
         x_hat : torch.Tensor
             Current estimate of the object square ``[..., obj, obj]``.
         index : int
-            The sample being fitted.
+            Position of the sample being fitted among those added.
 
         Returns
         -------
@@ -99,48 +98,40 @@ class TelescopeAggregator:
         index %= self.n_measured
         others = [i for i in range(self.n_measured) if i != index]
         measured = amplitude(self._intensities[index].to(x_hat.device))
+        sample = self._samples[index]
         if self.mode == "replay" and others:
-            windows, target = self._replay_plan(index, others)
-            predicted = amplitude(self.detector.intensity(x_hat, windows))
+            target = self._replay_target(index, others)
+            samples = [sample] + [self._samples[i] for i in others]
+            predicted = amplitude(self.operator.intensity(x_hat, samples))
             return (predicted[0], measured), (predicted[1:], target.to(x_hat.device))
-        predicted = amplitude(self.detector.intensity(x_hat, self._windows[index])[0])
+        predicted = amplitude(self.operator.intensity(x_hat, [sample])[0])
         if not others:
             return (predicted, measured), None
-        region, size, target = self._union_plan(index, others, x_hat.device)
-        field = self.detector.fields(self.detector.exit_spectra(x_hat, region), size)
-        return (predicted, measured), (field.abs(), target)
+        band, target = self._union_plan(index, others, x_hat.device)
+        return (predicted, measured), (self.operator.band_amplitude(x_hat, band), target)
 
     def predict_all(self, x_hat: torch.Tensor) -> Pair:
         """``(prediction, target)`` amplitudes ``[n, m, m]`` of every measured sample."""
         key = ("all", self.n_measured)
         if key not in self._cache:
-            windows = concat_windows(self._windows)
-            self._cache = {key: (windows, amplitude(torch.stack(self._intensities)))}
-        windows, target = self._cache[key]
-        predicted = amplitude(self.detector.intensity(x_hat, windows))
-        return predicted, target.to(x_hat.device)
+            self._cache = {key: amplitude(torch.stack(self._intensities))}
+        predicted = amplitude(self.operator.intensity(x_hat, self._samples))
+        return predicted, self._cache[key].to(x_hat.device)
 
-    def _replay_plan(self, index: int, others: list[int]) -> tuple[Windows, torch.Tensor]:
-        """Windows of the new sample then the others, and the others' measured amplitudes."""
+    def _replay_target(self, index: int, others: list[int]) -> torch.Tensor:
+        """The other samples' measured amplitudes, stacked once per fitted sample."""
         key = (index, self.n_measured)
         if key not in self._cache:
-            windows = concat_windows([self._windows[i] for i in [index, *others]])
-            target = amplitude(torch.stack([self._intensities[i] for i in others]))
-            self._cache = {key: (windows, target)}
+            self._cache = {key: amplitude(torch.stack([self._intensities[i] for i in others]))}
         return self._cache[key]
 
-    def _union_plan(
-        self, index: int, others: list[int], device
-    ) -> tuple[Windows, int, torch.Tensor]:
-        """Region of the other samples' union mask and the reference's field through it."""
+    def _union_plan(self, index: int, others: list[int], device):
+        """The band of the other samples' union and the reference's amplitude through it."""
         key = (index, self.n_measured)
         if key not in self._cache:
             if self._reference is None:
                 raise RuntimeError("'union' mode needs set_reference() before predict()")
-            union = self.detector.telescope.union_mask(torch.cat([self._points[i] for i in others]))
-            region, size = self.detector.region(union)
-            region = region.to(device)
-            reference = self.detector.exit_spectra(self._reference.to(device), region)
-            target = self.detector.fields(reference, size).abs()
-            self._cache = {key: (region, size, target)}
+            band = self.operator.band([self._samples[i] for i in others])
+            target = self.operator.band_amplitude(self._reference.to(device), band)
+            self._cache = {key: (band, target)}
         return self._cache[key]

@@ -12,11 +12,12 @@ windows or detectors themselves.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from prism.core.detector import Detector, Windows
+from prism.core.detector import Detector, Windows, concat_windows
 from prism.core.optics import Telescope
 from prism.core.sampling import line_points
 from prism.core.simulation import add_noise
@@ -102,6 +103,22 @@ class MeasurementSet:
 
 
 @dataclass(frozen=True)
+class Band:
+    """A window over a union of apertures and the detector side that samples its field.
+
+    Attributes
+    ----------
+    windows : Windows
+        One square window over the union's bounding box (side ``B``).
+    size : int
+        Detector side of the band's field: ``B`` rounded up to even, at most ``N``.
+    """
+
+    windows: Windows
+    size: int
+
+
+@dataclass(frozen=True)
 class _SampleWindows:
     """One sample's aperture windows and its update weights ``M_p / max(sum_p M_p, 1)``."""
 
@@ -127,19 +144,21 @@ class MeasurementOperator:
     -----
     A sample ``c`` is one measurement: ``I_c = mean_p |F_m^-1(W_p(F(o) M_p))|^2`` over its
     points ``p`` (one for a point, ``samples_per_line_meas`` for a line), as in
-    :mod:`prism.core.detector`. The per-sample methods (:meth:`exit_spectra`,
-    :meth:`to_detector`, :meth:`from_detector`, :meth:`add_to_spectrum`) work on the object's
-    spectrum over the ``N x N`` grid and the apertures' windows; they are the steps of a
-    ptychographic (PIE-type) update.
+    :mod:`prism.core.detector`. :meth:`intensity` and :meth:`band_amplitude` model any
+    subset of the samples (what PRISM's aggregator compares); the per-sample methods
+    (:meth:`exit_spectra`, :meth:`to_detector`, :meth:`from_detector`,
+    :meth:`add_to_spectrum`) work on the object's spectrum over the ``N x N`` grid and the
+    apertures' windows; they are the steps of a ptychographic (PIE-type) update.
     """
 
     def __init__(self, data: MeasurementSet, *, full_grid: bool = False) -> None:
         self.detector = data.detector(full_grid=full_grid)
         self.telescope = self.detector.telescope
-        self.points = line_points(data.centers, data.samples_per_line_meas)
+        self.points = line_points(data.centers, data.samples_per_line_meas).to(torch.float32)
         self.photons, self.snr_db = data.photons, data.snr_db
-        self._all: Windows | None = None
-        self._samples: dict[int, _SampleWindows] = {}
+        self._windows: dict[int, Windows] = {}
+        self._updates: dict[int, _SampleWindows] = {}
+        self._joined: tuple[tuple[int, ...], Windows] | None = None
 
     @property
     def n_samples(self) -> int:
@@ -166,9 +185,28 @@ class MeasurementOperator:
 
         Differentiable in ``x`` (real or complex).
         """
-        if self._all is None:
-            self._all = self.detector.windows(self.points)
-        return self.detector.intensity(x, self._all.to(x.device))
+        return self.intensity(x, range(self.n_samples))
+
+    def intensity(self, x: torch.Tensor, samples: Sequence[int]) -> torch.Tensor:
+        """Intensities ``[k, m, m]`` of the given samples, in that order (differentiable).
+
+        The samples' windows are joined once and reused while the same samples are asked for.
+        """
+        key = tuple(samples)
+        if self._joined is None or self._joined[0] != key:
+            self._joined = (key, concat_windows([self._sample_windows(i) for i in key]))
+        return self.detector.intensity(x, self._joined[1].to(x.device))
+
+    def band(self, samples: Sequence[int]) -> Band:
+        """The window over the union of the samples' apertures (for coherent comparisons)."""
+        union = self.coverage(samples)
+        windows, size = self.detector.region(union)
+        return Band(windows, size)
+
+    def band_amplitude(self, x: torch.Tensor, band: Band) -> torch.Tensor:
+        """``|F^-1(F(x) C)|`` sampled on the band's detector, ``[1, B, B]`` (``C``: its union)."""
+        spectra = self.detector.exit_spectra(x, band.windows.to(x.device))
+        return self.detector.fields(spectra, band.size).abs()
 
     def add_noise(self, intensities: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Intensities with this data set's noise model applied (unchanged when noiseless)."""
@@ -183,9 +221,10 @@ class MeasurementOperator:
         """The amplitude ``[N, N]`` one detector image ``[m, m]`` implies on the object grid."""
         return self.detector.amplitude_image(intensity)
 
-    def coverage(self) -> torch.Tensor:
-        """Bool ``[N, N]`` k-space coverage: the union of every measured aperture."""
-        return self.telescope.union_mask(self.points)
+    def coverage(self, samples: Sequence[int] | None = None) -> torch.Tensor:
+        """Bool ``[N, N]`` k-space coverage: the union of the apertures (of every sample)."""
+        points = self.points if samples is None else self.points[list(samples)]
+        return self.telescope.union_mask(points)
 
     def exit_spectra(self, spectrum: torch.Tensor, sample: int) -> torch.Tensor:
         """The spectrum ``[N, N]`` through each aperture of a sample, on its windows.
@@ -212,14 +251,19 @@ class MeasurementOperator:
         windows = self._sample(sample)
         spectrum.index_put_((windows.rows, windows.cols), windows.weights * update, accumulate=True)
 
+    def _sample_windows(self, sample: int) -> Windows:
+        if sample not in self._windows:
+            self._windows[sample] = self.detector.windows(self.points[sample][None])
+        return self._windows[sample]
+
     def _sample(self, sample: int) -> _SampleWindows:
-        if sample not in self._samples:
-            windows = self.detector.windows(self.points[sample][None])
+        if sample not in self._updates:
+            windows = self._sample_windows(sample)
             rows, cols = windows.rows[:, :, None], windows.cols[:, None, :]
             grid = self.image_size
             coverage = torch.zeros(grid, grid).index_put_(
                 (rows, cols), windows.masks, accumulate=True
             )
             weights = windows.masks / coverage[rows, cols].clamp_min(1)
-            self._samples[sample] = _SampleWindows(rows, cols, windows.masks, weights)
-        return self._samples[sample]
+            self._updates[sample] = _SampleWindows(rows, cols, windows.masks, weights)
+        return self._updates[sample]

@@ -124,7 +124,8 @@ class Telescope:
         size = self.image_size
         union = torch.zeros(size, size, dtype=torch.bool, device=self._ky.device)
         for chunk in points.reshape(-1, 2).split(_MASKS_PER_CHUNK):
-            union |= self.masks(chunk).amax(dim=0) > 0
+            if len(chunk):  # no points: an empty union
+                union |= self.masks(chunk).amax(dim=0) > 0
         return union
 
     def project(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -268,7 +268,7 @@ class PRISMTrainer:
         """One sample after another, each fitted with the old-knowledge term."""
         for index in range(self.next_sample, len(points)):
             self.telescope_agg.set_reference(self.reconstruction)
-            self.telescope_agg.add(points[index], intensities[index].to(self.device))
+            self.telescope_agg.add(index, intensities[index].to(self.device))
             figure = self._fit_and_record(index, score, figure)
         return figure
 
@@ -277,7 +277,7 @@ class PRISMTrainer:
         if self.next_sample == len(points):  # resumed after the fit
             return figure
         for index in range(self.telescope_agg.n_measured, len(points)):
-            self.telescope_agg.add(points[index], intensities[index].to(self.device))
+            self.telescope_agg.add(index, intensities[index].to(self.device))
         return self._fit_and_record(len(points) - 1, score, figure)
 
     def _fit_and_record(self, index: int, score, figure):
@@ -313,27 +313,38 @@ class PRISMTrainer:
         """Amplitude of the first measurement, or a support disc with the same energy.
 
         Both are object squares ``[obj, obj]``; the measured amplitude is interpolated from
-        the detector onto the object grid (:meth:`Detector.amplitude_image`).
+        the detector onto the object grid (:meth:`MeasurementOperator.amplitude_image`).
         """
         measurement = measurement.to(torch.float32)
         obj_size = self.model.obj_size
         if self.config.init_target == "measurement":
-            detector = self.telescope_agg.detector
-            return crop_object(detector.amplitude_image(measurement), obj_size)
+            image = self.telescope_agg.operator.amplitude_image(measurement)
+            return crop_object(image, obj_size)
         disc = support_disc(obj_size, obj_size).to(torch.float32)
         energy = measurement.clamp_min(0).sum()
         return disc * torch.sqrt(energy / disc.sum())
 
     def _load_samples(self, sample_centers, intensities, samples_per_line_meas) -> torch.Tensor:
+        """Check the data against the aggregator's operator; add what a checkpoint covered.
+
+        The samples must be the operator's, or its first ones (a fit of a leading subset).
+        """
         points = line_points(sample_centers, samples_per_line_meas)
-        size = self.telescope_agg.detector.size
+        operator = self.telescope_agg.operator
+        if not torch.equal(points.to(operator.points), operator.points[: len(points)]):
+            raise ValueError(
+                "`sample_centers` and `samples_per_line_meas` must give the aggregator's "
+                f"measurement operator's samples ({operator.n_samples} of "
+                f"{operator.points.shape[1]} points each) or its first ones"
+            )
+        size = operator.detector_size
         if intensities.shape != (len(points), size, size):
             raise ValueError(
                 f"`intensities` must hold one [{size}, {size}] detector intensity per sample "
                 f"({len(points)}), got shape {tuple(intensities.shape)}"
             )
         for index in range(self.telescope_agg.n_measured, self.next_sample):
-            self.telescope_agg.add(points[index], intensities[index].to(self.device))
+            self.telescope_agg.add(index, intensities[index].to(self.device))
         return points
 
     def _scorer(self, image_gt):

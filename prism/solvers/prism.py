@@ -99,7 +99,7 @@ def build_trainer(
     if config.optimizer.scheduler is not None:
         options = config.optimizer.scheduler_options
         scheduler = create_scheduler(optimizer, config.optimizer.scheduler, **options)
-    aggregator = TelescopeAggregator(data.detector(), mode=config.training.old_mode)
+    aggregator = TelescopeAggregator(MeasurementOperator(data), mode=config.training.old_mode)
     return PRISMTrainer(
         model,
         optimizer,

@@ -3,15 +3,15 @@ import torch
 
 from prism.core.aggregator import TelescopeAggregator
 from prism.core.detector import Detector
-from prism.core.sampling import line_points
+from prism.core.operator import MeasurementOperator, MeasurementSet
 from prism.core.simulation import simulate_measurements
 from prism.models.losses import LossAggregator
 
 
-def _filled(problem, mode):
-    agg = TelescopeAggregator(problem.detector, mode=mode)
-    for point, intensity in zip(line_points(problem.centers, 1), problem.y, strict=True):
-        agg.add(point, intensity)
+def _filled(problem, mode, operator=None, y=None):
+    agg = TelescopeAggregator(operator or problem.operator, mode=mode)
+    for sample, intensity in enumerate(problem.y if y is None else y):
+        agg.add(sample, intensity)
     return agg
 
 
@@ -51,8 +51,8 @@ def test_replay_targets_are_the_stored_measurements(problem):
 
 
 def test_no_old_term_for_the_first_sample(problem):
-    agg = TelescopeAggregator(problem.detector, mode="replay")
-    agg.add(problem.centers[0], problem.y[0])
+    agg = TelescopeAggregator(problem.operator, mode="replay")
+    agg.add(0, problem.y[0])
     assert agg.predict(problem.square, 0)[1] is None
 
 
@@ -64,10 +64,12 @@ def test_union_needs_a_reference(problem):
 
 def test_validation(problem):
     with pytest.raises(ValueError, match="`mode` must be one of 'union', 'replay', got 'both'"):
-        TelescopeAggregator(problem.detector, mode="both")
-    agg = TelescopeAggregator(problem.detector)
+        TelescopeAggregator(problem.operator, mode="both")
+    agg = TelescopeAggregator(problem.operator)
     with pytest.raises(ValueError, match=r"`intensity` must be a \(26, 26\) detector image"):
-        agg.add(problem.centers[0], problem.y[0, :10])
+        agg.add(0, problem.y[0, :10])
+    with pytest.raises(ValueError, match=r"`sample` must be in \[0, 8\) .*, got 8"):
+        agg.add(8, problem.y[0])
 
 
 @pytest.mark.parametrize("mode", ["union", "replay"])
@@ -79,9 +81,9 @@ def test_fast_and_full_grid_losses_agree(problem, mode):
     """
     full = Detector(problem.telescope, problem.obj_size, full_grid=True)
     y_full = simulate_measurements(problem.x, problem.centers, detector=full)
-    fast_agg, full_agg = _filled(problem, mode), TelescopeAggregator(full, mode=mode)
-    for point, intensity in zip(line_points(problem.centers, 1), y_full, strict=True):
-        full_agg.add(point, intensity)
+    full_data = MeasurementSet.from_detector(full, problem.centers, y_full)
+    full_operator = MeasurementOperator(full_data, full_grid=True)
+    fast_agg, full_agg = _filled(problem, mode), _filled(problem, mode, full_operator, y_full)
     estimate = problem.square.roll(2, dims=1) * 0.8 + 0.05
     for agg in (fast_agg, full_agg):
         agg.set_reference(problem.square)
@@ -94,9 +96,9 @@ def test_fast_and_full_grid_losses_agree(problem, mode):
 
 
 def test_predict_all_compares_every_sample_with_its_measurement(problem):
-    agg = TelescopeAggregator(problem.detector, mode="replay")
+    agg = TelescopeAggregator(problem.operator, mode="replay")
     for index in range(3):
-        agg.add(problem.centers[index], problem.y[index])
+        agg.add(index, problem.y[index])
     predicted, target = agg.predict_all(problem.square)
     assert predicted.shape == target.shape == (3, problem.detector.size, problem.detector.size)
     torch.testing.assert_close(target, problem.y[:3].clamp_min(1e-12).sqrt())

@@ -33,7 +33,7 @@ def make_trainer(problem, config=FAST, *, mode="replay", scheduler="plateau", **
     model = DeepDecoder(problem.image_size, problem.obj_size, DecoderConfig())
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     sched = create_scheduler(optimizer, scheduler, patience=1) if scheduler else None
-    agg = TelescopeAggregator(problem.detector, mode=mode)
+    agg = TelescopeAggregator(problem.operator, mode=mode)
     return PRISMTrainer(model, optimizer, sched, agg, config, "cpu", **kwargs)
 
 
@@ -181,7 +181,7 @@ def test_checkpoint_of_another_decoder_is_refused(problem, tmp_path):
     run(make_trainer(problem, log_dir=tmp_path), problem, n=1)
     model = DeepDecoder(problem.image_size, problem.obj_size, DecoderConfig(channels=32))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    agg = TelescopeAggregator(problem.detector, mode="replay")
+    agg = TelescopeAggregator(problem.operator, mode="replay")
     other = PRISMTrainer(model, optimizer, None, agg, FAST, "cpu")
     with pytest.raises(ValueError, match="another model architecture"):
         other.resume(tmp_path / CHECKPOINT_NAME)
@@ -210,3 +210,10 @@ def test_optimizer_moments_are_reset_per_sample_only_when_asked(problem, reset):
     last_fit = result["history"][-1]["steps"]
     earlier = config.init_steps + sum(record["steps"] for record in result["history"][:-1])
     assert adam_steps == (last_fit if reset else earlier + last_fit)
+
+
+def test_samples_other_than_the_operators_are_refused(problem):
+    trainer = make_trainer(problem)
+    moved = problem.centers + 1
+    with pytest.raises(ValueError, match="must give the aggregator's measurement operator"):
+        trainer.run_progressive_training(moved, problem.y, None, 1)
