@@ -64,7 +64,7 @@ class TrainingConfig:
     noise_stop : float or None
         On noisy data, ``loss_th`` is raised to this multiple of the data's noise floor (the
         loss between the measured amplitudes and a copy re-noised with the data's own noise
-        model; see :func:`prism.stages.reconstruct.noise_floor`), so that a fit stops before
+        model; see :func:`prism.core.operator.noise_floor`), so that a fit stops before
         it fits the noise (the estimate reads 0.89-1.04 times the true floor, and a fit
         only approaches the floor). None keeps ``loss_th``.
     """

@@ -12,15 +12,18 @@ windows or detectors themselves.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from prism.core.detector import Detector, Windows, concat_windows
-from prism.core.optics import Telescope
+from prism.core.optics import Telescope, amplitude
 from prism.core.sampling import line_points
 from prism.core.simulation import add_noise
+
+NOISE_FLOOR_DRAWS = 4  # re-noised copies averaged by noise_floor
 
 
 @dataclass(frozen=True)
@@ -267,3 +270,43 @@ class MeasurementOperator:
             weights = windows.masks / coverage[rows, cols].clamp_min(1)
             self._updates[sample] = _SampleWindows(rows, cols, windows.masks, weights)
         return self._updates[sample]
+
+
+def noise_floor(
+    data: MeasurementSet, distance: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+) -> float:
+    """The data misfit left once a fit explains the signal and only the noise remains.
+
+    Estimated without the clean data: the measured intensities are noised again with their
+    own noise model and ``distance`` taken between the re-noised and the measured amplitudes,
+    over every measurement at once, averaged over ``NOISE_FLOOR_DRAWS`` draws seeded from the
+    data's seed. For the L1 loss on sparse points and lines at 40 dB it read 0.89-1.04 times
+    the true floor (the distance between the noisy and the noiseless amplitudes). Poisson
+    noise at low counts reads low (0.55-0.8 at 1e4 photons per measurement: a pixel that
+    counted nothing stays at 0 when re-noised). 0 for noiseless data.
+
+    Parameters
+    ----------
+    data : MeasurementSet
+        The measurements and their noise model (``photons``, ``snr_db``).
+    distance : callable
+        ``distance(prediction, target)`` of two amplitude stacks, a 0-d tensor (e.g.
+        :meth:`prism.models.losses.LossAggregator.distance`).
+
+    Returns
+    -------
+    float
+        The estimated floor, in the units of ``distance``.
+    """
+    operator = MeasurementOperator(data)
+    if not operator.noisy:
+        return 0.0
+    measured = data.intensities.clamp_min(0)  # Gaussian noise leaves negative values
+    # the data's own noise was drawn with the plain seed; salting it ([seed, draws]) gives
+    # streams independent of that noise
+    seeds = np.random.SeedSequence([data.seed, NOISE_FLOOR_DRAWS]).generate_state(NOISE_FLOOR_DRAWS)
+    floors = []
+    for seed in seeds.tolist():
+        renoised = operator.add_noise(measured, torch.Generator().manual_seed(seed))
+        floors.append(distance(amplitude(renoised), amplitude(measured)).item())
+    return float(np.mean(floors))

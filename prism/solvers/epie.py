@@ -96,12 +96,7 @@ def solve(
         record per epoch: ``data_error`` (relative squared amplitude error over every
         sample, measured during the sweep) and the metrics of ``score``.
     """
-    size = operator.detector_size
-    if data.intensities.shape != (operator.n_samples, size, size):
-        raise ValueError(
-            f"`intensities` must hold one [{size}, {size}] detector image per sample "
-            f"({operator.n_samples}), got shape {tuple(data.intensities.shape)}"
-        )
+    check_intensities(data, operator)
     measured = amplitude(data.intensities.to(torch.float32))
     first = operator.amplitude_image(data.intensities[0])
     spectrum = fft2c(first.to(torch.complex64))
@@ -109,9 +104,9 @@ def solve(
     generator = torch.Generator().manual_seed(settings.seed)
     history = []
     for _ in range(settings.epochs):
-        order = _order(operator.n_samples, settings.random_order, generator)
-        error = _sweep(spectrum, operator, measured, order, settings.alpha)
-        estimate = _constrain(ifft2c(spectrum), support, settings)
+        order = sample_order(operator.n_samples, settings.random_order, generator)
+        error = sweep(spectrum, operator, measured, order, settings.alpha)
+        estimate = constrain(ifft2c(spectrum), support, settings)
         spectrum = fft2c(estimate)
         record = {"data_error": error}
         if score is not None:
@@ -120,13 +115,24 @@ def solve(
     return Reconstruction(image=estimate, history=history)
 
 
-def _order(n: int, random_order: bool, generator: torch.Generator) -> list[int]:
+def check_intensities(data: MeasurementSet, operator: MeasurementOperator) -> None:
+    """Raise ValueError unless the data hold one detector image per sample of the operator."""
+    size = operator.detector_size
+    if data.intensities.shape != (operator.n_samples, size, size):
+        raise ValueError(
+            f"`intensities` must hold one [{size}, {size}] detector image per sample "
+            f"({operator.n_samples}), got shape {tuple(data.intensities.shape)}"
+        )
+
+
+def sample_order(n: int, random_order: bool, generator: torch.Generator) -> list[int]:
+    """The samples' order for one sweep: seeded random, or the pattern's."""
     if random_order:
         return torch.randperm(n, generator=generator).tolist()
     return list(range(n))
 
 
-def _sweep(spectrum, operator: MeasurementOperator, measured, order, alpha) -> float:
+def sweep(spectrum, operator: MeasurementOperator, measured, order, alpha) -> float:
     """Update ``spectrum`` in place, sample by sample; returns the relative data error."""
     residual, total = 0.0, 0.0
     for index in order:
@@ -140,7 +146,8 @@ def _sweep(spectrum, operator: MeasurementOperator, measured, order, alpha) -> f
     return residual / max(total, _EPS)
 
 
-def _constrain(x: torch.Tensor, support: torch.Tensor, config: EPIEConfig) -> torch.Tensor:
+def constrain(x: torch.Tensor, support: torch.Tensor, config) -> torch.Tensor:
+    """The object constraints of ``config`` (``support``, ``nonnegative``, ``real``)."""
     if config.support:
         x = x * support
     if config.nonnegative:

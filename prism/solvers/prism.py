@@ -12,20 +12,16 @@ from __future__ import annotations
 import dataclasses
 import os
 
-import numpy as np
 import torch
 
 from prism.config import PrismConfig
 from prism.core.aggregator import TelescopeAggregator
 from prism.core.grid import pad_to_grid
-from prism.core.operator import MeasurementOperator, MeasurementSet
-from prism.core.optics import amplitude
+from prism.core.operator import MeasurementOperator, MeasurementSet, noise_floor
 from prism.core.trainers import PRISMTrainer, create_scheduler
 from prism.models.decoder import DeepDecoder
 from prism.models.losses import LossAggregator
 from prism.solvers import Reconstruction, Solver
-
-NOISE_FLOOR_DRAWS = 4  # re-noised copies averaged by noise_floor
 
 
 def resolve(config: PrismConfig, data: MeasurementSet) -> PrismConfig:
@@ -37,48 +33,11 @@ def resolve(config: PrismConfig, data: MeasurementSet) -> PrismConfig:
     """
     training = config.training
     if training.noise_stop is not None:
-        floor = training.noise_stop * noise_floor(data, training.loss_type)
+        distance = LossAggregator(training.loss_type).distance
+        floor = training.noise_stop * noise_floor(data, distance)
         training = dataclasses.replace(training, loss_th=max(training.loss_th, floor))
     decoder = dataclasses.replace(config.decoder, seed=data.seed)
     return dataclasses.replace(config, decoder=decoder, training=training)
-
-
-def noise_floor(data: MeasurementSet, loss_type: str) -> float:
-    """The loss left once a fit explains the signal and only the noise remains.
-
-    Estimated without the clean data: the measured intensities are noised again with their
-    own noise model and the loss taken between the measured and the re-noised amplitudes,
-    over every measurement at once, averaged over ``NOISE_FLOOR_DRAWS`` draws seeded from the
-    data's seed. On sparse points and lines at 40 dB it read 0.89-1.04 times the true floor
-    (the loss between the noisy and the noiseless amplitudes). Poisson noise at low counts
-    reads low (0.55-0.8 at 1e4 photons per measurement: a pixel that counted nothing stays
-    at 0 when re-noised), so the fit then stops later. 0 for noiseless data.
-
-    Parameters
-    ----------
-    data : MeasurementSet
-        The measurements and their noise model (``photons``, ``snr_db``).
-    loss_type : str
-        The distance of :class:`prism.models.losses.LossAggregator` the fit uses.
-
-    Returns
-    -------
-    float
-        The estimated floor (the same scale-free units as ``loss_th``).
-    """
-    operator = MeasurementOperator(data)
-    if not operator.noisy:
-        return 0.0
-    measured = data.intensities.clamp_min(0)  # Gaussian noise leaves negative values
-    distance = LossAggregator(loss_type).distance
-    # the data's own noise was drawn with the plain seed; salting it ([seed, draws]) gives
-    # streams independent of that noise
-    seeds = np.random.SeedSequence([data.seed, NOISE_FLOOR_DRAWS]).generate_state(NOISE_FLOOR_DRAWS)
-    floors = []
-    for seed in seeds.tolist():
-        renoised = operator.add_noise(measured, torch.Generator().manual_seed(seed))
-        floors.append(distance(amplitude(renoised), amplitude(measured)).item())
-    return float(np.mean(floors))
 
 
 def build_trainer(

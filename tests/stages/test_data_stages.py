@@ -139,9 +139,9 @@ def test_resolved_settings_are_what_runs_and_gets_logged(tmp_path):
 @pytest.mark.parametrize("noise", [NoiseConfig(snr_db=40), NoiseConfig(photons=1e6)])
 def test_noise_floor_estimates_the_loss_between_noisy_and_clean_data(tmp_path, noise):
     from prism.config import PrismConfig, from_mapping
+    from prism.core.operator import noise_floor
     from prism.core.optics import amplitude
     from prism.models.losses import LossAggregator
-    from prism.solvers.prism import noise_floor
     from prism.solvers.prism import resolve as resolve_prism
 
     prepare("moon", tmp_path / "moon.npz", PHYSICS)
@@ -150,8 +150,8 @@ def test_noise_floor_estimates_the_loss_between_noisy_and_clean_data(tmp_path, n
     noisy = simulate(tmp_path / "moon.npz", tmp_path / "n.npz", noise=noise, **common)
     distance = LossAggregator("l1").distance
     true = distance(amplitude(noisy.intensities), amplitude(clean.intensities)).item()
-    floor = noise_floor(noisy, "l1")
-    assert 0.8 * true < floor < 1.2 * true and noise_floor(clean, "l1") == 0
+    floor = noise_floor(noisy, distance)
+    assert 0.8 * true < floor < 1.2 * true and noise_floor(clean, distance) == 0
     default = PrismConfig()
     assert resolve_prism(default, noisy).training.loss_th == pytest.approx(1.2 * floor)
     assert resolve_prism(default, clean).training.loss_th == default.training.loss_th

@@ -15,7 +15,15 @@ from mlflow import MlflowClient
 from prism.io import file_sha256
 
 REPO = Path(__file__).resolve().parents[2]
-ALGORITHMS = ["epie", "prism-all_at_once", "prism-replay", "single_aperture", "synthetic_aperture"]
+ALGORITHMS = [
+    "epie",
+    "mpie",
+    "prism-all_at_once",
+    "prism-replay",
+    "single_aperture",
+    "synthetic_aperture",
+    "tv",
+]
 
 
 def client_and_runs(workdir, experiment="prism-tiny"):
