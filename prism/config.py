@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import math
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
 LOSS_TYPES = ("l1", "l2", "ssim")
@@ -231,13 +233,22 @@ class NoiseConfig:
     Attributes
     ----------
     photons : float or None
-        Poisson photon budget per measurement.
+        Poisson photon budget per measurement, finite and > 0.
     snr_db : float or None
-        Additive Gaussian noise at this SNR in dB on the mean intensity.
+        Additive Gaussian noise at this SNR in dB on the mean intensity, finite and > 0 (at
+        0 dB and below the noise is as strong as the signal).
     """
 
     photons: float | None = None
     snr_db: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, unit in (("photons", "photons per measurement"), ("snr_db", "dB")):
+            value = getattr(self, name)
+            if value is not None and not (
+                isinstance(value, int | float) and math.isfinite(value) and value > 0
+            ):
+                raise ValueError(f"`{name}` must be a finite number > 0 ({unit}), got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -262,6 +273,13 @@ class OptimizerConfig:
         check_positive("lr", self.lr)
         if self.scheduler is not None:
             check_choice("scheduler", self.scheduler, SCHEDULERS)
+        allowed = _scheduler_options(self.scheduler)
+        unknown = sorted(set(self.scheduler_options) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {', '.join(map(repr, unknown))} in `scheduler_options` of "
+                f"scheduler {self.scheduler!r}; allowed: {', '.join(allowed) or 'none'}"
+            )
 
 
 @dataclass(frozen=True)
@@ -278,6 +296,19 @@ class RetryConfig:
 
     def __post_init__(self) -> None:
         check_choice("loss_type", self.loss_type, LOSS_TYPES)
+
+
+def _scheduler_options(scheduler: str | None) -> list[str]:
+    """The keyword arguments a scheduler takes besides the optimiser (none without one)."""
+    if scheduler is None:
+        return []
+    from torch.optim import lr_scheduler  # only when a scheduler is configured
+
+    cls = {"plateau": lr_scheduler.ReduceLROnPlateau}.get(
+        scheduler, lr_scheduler.CosineAnnealingWarmRestarts
+    )
+    names = inspect.signature(cls.__init__).parameters
+    return [name for name in names if name not in ("self", "optimizer")]
 
 
 def from_mapping(cls, mapping: dict | None, section: str):
@@ -308,7 +339,10 @@ def from_mapping(cls, mapping: dict | None, section: str):
             mapping[item.name] = from_mapping(
                 item.default_factory, mapping[item.name], f"{section}.{item.name}"
             )
-    return cls(**mapping)
+    try:
+        return cls(**mapping)
+    except ValueError as error:
+        raise ValueError(f"in `{section}`: {error}") from error
 
 
 @dataclass(frozen=True)

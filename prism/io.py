@@ -26,7 +26,9 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     Returns
     -------
     pathlib.Path
-        ``path``. A crash inside ``write`` leaves no partial file at ``path``.
+        ``path``. A crash inside ``write`` leaves no partial file at ``path``; the file is
+        on disk (``fsync``) before the rename, and its mode follows the umask, as for any
+        new file (group members read results on a shared file system).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,11 +36,21 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it; it is put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:

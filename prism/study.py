@@ -99,14 +99,27 @@ def check_study(config: dict) -> None:
     _check_methods(config)
     for algorithm in config.get("algorithms", []):
         algorithm_settings(config, algorithm)
-    physics_geometry(physics)
+    geometry = physics_geometry(physics)
     for name in config.get("patterns", []):
-        diameter = config["pattern_models"][name].get("sample_diameter")
-        if diameter is not None and diameter > physics.image_size:
-            raise ValueError(
-                f"pattern {name!r}: `sample_diameter` must be in (0, {physics.image_size}] "
-                f"k-space pixels (the grid), got {diameter!r}"
-            )
+        _check_pattern(name, config["pattern_models"][name], physics.image_size, geometry)
+
+
+def _check_pattern(name: str, model: dict, image_size: int, geometry) -> None:
+    """The pattern's apertures fit the grid: every aperture overlaps it."""
+    diameter = model.get("sample_diameter")
+    if diameter is not None and diameter > image_size:
+        raise ValueError(
+            f"pattern {name!r}: `sample_diameter` must be in (0, {image_size}] "
+            f"k-space pixels (the grid), got {diameter!r}"
+        )
+    pattern = from_mapping(PatternConfig, model, f"pattern_models.{name}")
+    limit = (image_size + (diameter or geometry.sample_diameter)) / 2
+    if pattern.radius(image_size) >= limit:
+        raise ValueError(
+            f"pattern {name!r}: `r_max` must be < {limit:g} k-space pixels (half the grid plus "
+            f"half an aperture; farther out an aperture on an axis measures nothing), "
+            f"got {pattern.r_max!r}"
+        )
 
 
 def _check_methods(config: dict) -> None:

@@ -1,6 +1,8 @@
 import dataclasses
+import os
 import pickle
 from dataclasses import fields
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +26,21 @@ def test_checkpoint_round_trip(tmp_path):
     assert torch.equal(loaded["model"]["w"], state["model"]["w"])
     assert loaded["failed"] == state["failed"]
     assert [p.name for p in path.parent.iterdir()] == ["ckpt.pt"]
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o007, 0o660)])
+def test_written_files_follow_the_umask(tmp_path, umask, mode):
+    previous = os.umask(umask)
+    try:
+        path = atomic_write(tmp_path / "shared.txt", lambda tmp: tmp.write_text("result"))
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == mode and os.umask(previous) == previous
+
+
+def test_dvc_ignores_the_temporary_files_of_a_killed_write():
+    patterns = (Path(__file__).resolve().parents[1] / ".dvcignore").read_text().splitlines()
+    assert ".*.tmp" in patterns  # atomic_write's temporary names: .<name>.<random>.tmp
 
 
 def test_a_failed_write_leaves_nothing(tmp_path):

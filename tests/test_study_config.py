@@ -30,6 +30,28 @@ BAD_CONFIGS = [
     ),
     ({"algorithms": ["Bad Name"]}, "'Bad Name' does not match"),
     ({"algorithms": ["gan"]}, "unknown algorithm 'gan'; registered: epie, synthetic_aperture"),
+    ({"seeds": [0, 0]}, "[0, 0] has non-unique elements"),
+    ({"objects": ["moon", "moon"]}, "['moon', 'moon'] has non-unique elements"),
+    (
+        {"noise_models": {"noiseless": {"snr_db": -20}}},
+        "-20 is less than or equal to the minimum of 0",
+    ),
+    (
+        {"noise_models": {"noiseless": {"snr_db": float("nan")}}},
+        "in `noise_models.noiseless`: `snr_db` must be a finite number > 0 (dB), got nan",
+    ),
+    (
+        {"noise_models": {"noiseless": {"photons": float("inf")}}},
+        "`photons` must be a finite number > 0 (photons per measurement), got inf",
+    ),
+    (
+        {"prism": {"optimizer": {"scheduler": "plateau", "scheduler_options": {"patients": 2}}}},
+        "unknown key(s) 'patients' in `scheduler_options` of scheduler 'plateau'; allowed: mode",
+    ),
+    (
+        {"pattern_models": {"fermat": {"kind": "fermat", "r_max": 100}}},
+        "pattern 'fermat': `r_max` must be < 20 k-space pixels",
+    ),
     ({"methods": {"hio": {}}}, "`methods` has settings for 'hio', which is not a registered"),
     ({"methods": {"epie": {"epochs": 0}}}, "`epochs` must be an integer > 0, got 0"),
     ({"methods": {"epie": {"speed": 1}}}, "unknown key(s) 'speed' in `methods.epie`"),

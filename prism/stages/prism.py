@@ -35,14 +35,15 @@ def prism_train(
 
     The trainer must have been built with ``log_dir``; a checkpoint left there by an
     interrupted attempt that started from the same initialization is resumed instead of
-    starting again from sample 0. One left by another initialization is discarded.
+    starting again from sample 0. One left by another initialization is discarded, and so is
+    a damaged one (with a warning).
     """
     init_time = load_checkpoint(init_checkpoint)["init_time_s"]
     progress = trainer.log_dir / CHECKPOINT_NAME
     origin = trainer.log_dir / "init.sha256"
     init_hash = file_sha256(init_checkpoint)
-    if progress.exists() and origin.exists() and origin.read_text() == init_hash:
-        trainer.resume(progress)
+    same_start = progress.exists() and origin.exists() and origin.read_text() == init_hash
+    if same_start and _resumed(trainer, progress):
         n = len(data.centers)
         print(f"resuming from sample {trainer.next_sample} of {n} ({progress})", file=sys.stderr)
     else:
@@ -55,6 +56,16 @@ def prism_train(
     train_time = sum(record["time_per_sample"] for record in trainer.history)
     save_checkpoint(trainer.state_dict() | {"wall_time_s": init_time + train_time}, out_checkpoint)
     return result
+
+
+def _resumed(trainer: PRISMTrainer, progress) -> bool:
+    """Resume from a progress checkpoint; False (with a warning) when it cannot be read."""
+    try:
+        trainer.resume(progress)
+    except ValueError as error:
+        print(f"warning: {error}; starting again from the initialization", file=sys.stderr)
+        return False
+    return True
 
 
 def prism_retry(
