@@ -142,9 +142,9 @@ def _run_prism(args: argparse.Namespace, config, measurements, writer) -> None:
     from prism.stages import prism
 
     log_dir = args.progress_dir if args.stage == "prism-train" else None
-    progress = _scoped(writer, "sample")
+    progress, fit = _scoped(writer, "sample"), _scoped(writer, "fit", closing_tag="eta_s")
     trainer = build_trainer(
-        measurements, config, log_dir=log_dir, writer=progress, device=args.device
+        measurements, config, log_dir=log_dir, writer=progress, progress=fit, device=args.device
     )
     if args.stage == "prism-init":
         prism.prism_initialize(measurements, args.out, trainer)
@@ -153,6 +153,7 @@ def _run_prism(args: argparse.Namespace, config, measurements, writer) -> None:
     else:
         prism.prism_retry(measurements, args.checkpoint, args.out, trainer, config)
     progress.flush()
+    fit.flush()
     if writer is not None and args.stage != "prism-init":
         writer.log_artifact(args.out, "checkpoints" if args.stage == "prism-train" else None)
 
@@ -160,18 +161,21 @@ def _run_prism(args: argparse.Namespace, config, measurements, writer) -> None:
 class ProgressPrinter:
     """A writer that prints one line per step to stderr and forwards to another writer.
 
-    A step's line is printed when its image arrives or the next step begins.
+    A step's line is printed when its image or its ``closing_tag`` arrives, or when the next
+    step begins.
 
     Parameters
     ----------
     label : str
-        What a step is ('sample', 'epoch'); starts every line.
+        What a step is ('sample', 'epoch', 'fit'); starts every line.
     inner : writer or None
         Where ``add_scalar``/``add_image`` go as well (the MLflow writer when tracking).
+    closing_tag : str or None
+        The scalar a step reports last (its line is printed at once).
     """
 
-    def __init__(self, label: str, inner=None) -> None:
-        self.label, self.inner = label, inner
+    def __init__(self, label: str, inner=None, closing_tag: str | None = None) -> None:
+        self.label, self.inner, self.closing_tag = label, inner, closing_tag
         self.step, self.latest = None, {}
 
     def add_scalar(self, tag: str, value: float, step: int) -> None:
@@ -182,6 +186,8 @@ class ProgressPrinter:
         self.latest[tag] = value
         if self.inner is not None:
             self.inner.add_scalar(tag, value, step)
+        if tag == self.closing_tag:
+            self.flush()
 
     def add_image(self, tag: str, image, step: int) -> None:
         """Forward an image; it closes its step (writers log a step's image last)."""
@@ -197,8 +203,9 @@ class ProgressPrinter:
         self.latest = {}
 
 
-def _scoped(writer, prefix: str) -> ProgressPrinter:
-    return ProgressPrinter(prefix, writer.scoped(prefix) if writer is not None else None)
+def _scoped(writer, prefix: str, closing_tag: str | None = None) -> ProgressPrinter:
+    inner = writer.scoped(prefix) if writer is not None else None
+    return ProgressPrinter(prefix, inner, closing_tag)
 
 
 def _study(args: argparse.Namespace) -> None:

@@ -28,3 +28,11 @@ def test_progress_prints_a_step_when_its_image_arrives_and_forwards_everything(c
     printer.flush()
     assert capsys.readouterr().err == "sample 2: loss_new=0.0625\n"
     assert inner.calls[2] == ("image", "reconstruction", 0) and len(inner.calls) == 5
+
+
+def test_a_closing_tag_prints_its_step_at_once(capsys):
+    printer = ProgressPrinter("fit", closing_tag="eta_s")
+    printer.add_scalar("loss", 0.5, 100)
+    assert capsys.readouterr().err == ""
+    printer.add_scalar("eta_s", 12.0, 100)
+    assert capsys.readouterr().err == "fit 100: loss=0.5 eta_s=12\n"

@@ -73,7 +73,12 @@ class Fitter:
         self.estimate = estimate
 
     def fit(
-        self, predict: Predict, criterion: LossAggregator, judge: LossAggregator, budget: int
+        self,
+        predict: Predict,
+        criterion: LossAggregator,
+        judge: LossAggregator,
+        budget: int,
+        on_step: Callable[[int, int, float], None] | None = None,
     ) -> SampleFit:
         """Fit until converged (judged by ``judge``) or ``budget`` steps of ``criterion``.
 
@@ -88,6 +93,8 @@ class Fitter:
             The loss whose terms decide convergence (the trainer's own).
         budget : int
             Most optimiser steps.
+        on_step : callable, optional
+            Called after every optimiser step with ``(step, budget, loss)`` (progress).
         """
         snapshot = copy.deepcopy((self.model.state_dict(), self.optimizer.state_dict()))
         epoch_loss, judged, step = 0.0, None, 0
@@ -105,7 +112,10 @@ class Fitter:
             if step == budget:
                 break
             self.step(terms.total)
-            epoch_loss += terms.total.item()
+            loss = terms.total.item()
+            epoch_loss += loss
+            if on_step is not None:
+                on_step(step + 1, budget, loss)
             if (step + 1) % self.config.steps_per_epoch == 0:
                 self._scheduler_step(epoch_loss / self.config.steps_per_epoch)
                 epoch_loss = 0.0

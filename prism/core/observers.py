@@ -6,6 +6,7 @@ The trainer hands each finished sample's record to these; none of them changes t
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -47,6 +48,63 @@ class RecordWriter:
                 self.writer.add_scalar(tag, value, step)
         crop = reconstruction.reshape(reconstruction.shape[-2:])
         self.writer.add_image("reconstruction", crop.clamp(0, 1)[None].cpu(), step)
+
+
+class FitProgress:
+    """Reports a long fit's progress to a writer at a steady interval of wall time.
+
+    Every ``interval_s`` seconds, and when a fit ends, the writer receives ``loss``, ``lr``,
+    ``elapsed_s`` and ``eta_s`` (the time left if the whole step budget runs) at the step
+    counted over every fit of the run, so successive fits draw one loss curve.
+
+    Parameters
+    ----------
+    writer : object or None
+        Anything with ``add_scalar(tag, value, step)``; None reports nothing.
+    optimizer : torch.optim.Optimizer
+        Its first group's learning rate is reported.
+    interval_s : float
+        Seconds between reports.
+    """
+
+    def __init__(self, writer, optimizer, interval_s: float = 10.0) -> None:
+        self.writer, self.optimizer, self.interval_s = writer, optimizer, interval_s
+        self.offset, self.began, self.last = 0, 0.0, 0.0
+        self.latest: tuple[int, int, float] | None = None
+        self.reported = True
+
+    def start(self, done: int) -> None:
+        """A fit begins after ``done`` steps of earlier fits (e.g. before a checkpoint)."""
+        self.offset = max(self.offset, done)
+        self.began = self.last = time.perf_counter()
+        self.latest, self.reported = None, True
+
+    def __call__(self, step: int, budget: int, loss: float) -> None:
+        """Note step ``step`` of ``budget``; report when the interval has passed."""
+        self.latest, self.reported = (step, budget, loss), False
+        if time.perf_counter() - self.last >= self.interval_s:
+            self._report()
+
+    def finish(self, steps: int) -> None:
+        """A fit ended after ``steps`` steps: report where it ended; the next counts on."""
+        if not self.reported:
+            self._report()
+        self.offset += steps
+
+    def _report(self) -> None:
+        self.last, self.reported = time.perf_counter(), True
+        if self.writer is None or self.latest is None:
+            return
+        step, budget, loss = self.latest
+        elapsed = self.last - self.began
+        values = {
+            "loss": loss,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "elapsed_s": elapsed,
+            "eta_s": elapsed / step * (budget - step),
+        }
+        for tag, value in values.items():
+            self.writer.add_scalar(tag, value, self.offset + step)
 
 
 def draw(figure, reconstruction: torch.Tensor, cum_mask: torch.Tensor, history: list[dict]):

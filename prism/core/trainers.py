@@ -12,7 +12,7 @@ from prism.config import SCHEDULERS, TrainingConfig, check_choice
 from prism.core.aggregator import TelescopeAggregator
 from prism.core.fitting import Fitter, SampleFit
 from prism.core.grid import crop_object, support_disc
-from prism.core.observers import Checkpointer, RecordWriter, draw
+from prism.core.observers import Checkpointer, FitProgress, RecordWriter, draw
 from prism.core.sampling import line_points
 from prism.io import load_checkpoint
 from prism.metrics import evaluate
@@ -65,6 +65,12 @@ class PRISMTrainer:
         ``add_image(tag, image_chw, step)``; step is the sample index.
     use_amp : bool
         Run the decoder under ``torch.autocast`` in bfloat16 (the optics stay float32).
+    progress : object, optional
+        Anything with ``add_scalar``: every ``progress_interval_s`` seconds of a fit it gets
+        the loss, learning rate, elapsed and estimated remaining seconds
+        (:class:`~prism.core.observers.FitProgress`); step counts every fit's steps.
+    progress_interval_s : float
+        Seconds between progress reports.
     """
 
     def __init__(
@@ -78,6 +84,8 @@ class PRISMTrainer:
         log_dir: str | os.PathLike | None = None,
         writer=None,
         use_amp: bool = False,
+        progress=None,
+        progress_interval_s: float = 10.0,
     ) -> None:
         if not isinstance(config, TrainingConfig):
             raise TypeError(f"`config` must be a TrainingConfig, got {type(config).__name__}")
@@ -93,6 +101,7 @@ class PRISMTrainer:
         self.checkpoints = Checkpointer(log_dir)
         self.log_dir = self.checkpoints.log_dir
         self.records = RecordWriter(writer)
+        self.progress = FitProgress(progress, optimizer, progress_interval_s)
         self.next_sample = 0
         self.failed: list[dict] = []
         self.history: list[dict] = []
@@ -293,10 +302,12 @@ class PRISMTrainer:
         budget = self.config.step_budget
         if self.config.schedule == "all_at_once":
             budget *= self.telescope_agg.n_measured
-            fit = self.fitter.fit(self._predict_all, criterion, self.criterion, budget)
+            predict = self._predict_all
         else:
             predict = lambda x_hat: self.telescope_agg.predict(x_hat, index)  # noqa: E731
-            fit = self.fitter.fit(predict, criterion, self.criterion, budget)
+        self.progress.start(sum(record["steps"] for record in self.history))
+        fit = self.fitter.fit(predict, criterion, self.criterion, budget, self.progress)
+        self.progress.finish(fit.steps)
         if fit.estimate is not None:
             self.reconstruction = fit.estimate
         return fit

@@ -46,11 +46,14 @@ def build_trainer(
     *,
     log_dir: str | os.PathLike | None = None,
     writer=None,
+    progress=None,
     device: torch.device | str = "cpu",
 ) -> PRISMTrainer:
     """A fresh PRISMTrainer for a measurement set and resolved settings, nothing trained yet.
 
-    ``device`` is where the decoder and the data live (e.g. 'cuda').
+    ``writer`` gets each sample's record, ``progress`` a long fit's progress (see
+    :class:`~prism.core.trainers.PRISMTrainer`); ``device`` is where the decoder and the data
+    live (e.g. 'cuda').
     """
     model = DeepDecoder(data.image_size, data.obj_size, config.decoder)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
@@ -68,6 +71,7 @@ def build_trainer(
         device,
         log_dir=log_dir,
         writer=writer,
+        progress=progress,
     )
 
 

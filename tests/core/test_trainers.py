@@ -217,3 +217,30 @@ def test_samples_other_than_the_operators_are_refused(problem):
     moved = problem.centers + 1
     with pytest.raises(ValueError, match="must give the aggregator's measurement operator"):
         trainer.run_progressive_training(moved, problem.y, None, 1)
+
+
+def test_a_long_fit_reports_its_progress_on_one_step_axis(problem):
+    progress = RecordingWriter()
+    config = replace(FAST_ALL_AT_ONCE, steps_per_epoch=5, max_epochs=1, loss_th=1e-6)
+    trainer = make_trainer(problem, config, progress=progress, progress_interval_s=0)
+    result = run(trainer, problem)
+    steps = [step for tag, _, step in progress.scalars if tag == "loss"]
+    budget = len(problem.centers) * config.step_budget
+    assert steps == list(range(1, budget + 1))  # every step at interval 0
+    tags = {tag for tag, _, _ in progress.scalars}
+    assert tags == {"loss", "lr", "elapsed_s", "eta_s"}
+    last_eta = [value for tag, value, _ in progress.scalars if tag == "eta_s"][-1]
+    assert last_eta == 0 and result["history"][0]["steps"] == budget
+
+
+def test_progress_counts_on_across_fits_and_checkpoints(problem, tmp_path):
+    config = replace(FAST, steps_per_epoch=5, max_epochs=1, loss_th=1e-6)
+    first = RecordingWriter()
+    run(make_trainer(problem, config, log_dir=tmp_path, progress=first), problem, n=2)
+    steps = [step for tag, _, step in first.scalars if tag == "loss"]
+    assert steps == [5, 10]  # one report where each fit ended (interval 10 s)
+    later = RecordingWriter()
+    resumed = make_trainer(problem, config, progress=later)
+    resumed.resume(tmp_path / CHECKPOINT_NAME)
+    resumed.run_progressive_training(problem.centers[:3], problem.y[:3], None, 1)
+    assert [step for tag, _, step in later.scalars if tag == "loss"] == [15]

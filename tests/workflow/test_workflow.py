@@ -128,6 +128,11 @@ def test_default_prism_fits_every_aperture_at_once(tiny_study):
     assert run.data.params["prism.training.schedule"] == "all_at_once"
     history = client.get_metric_history(run.info.run_id, "sample/ssim")
     assert [metric.step for metric in history] == [4]  # one fit, after the fifth aperture
+    fit = client.get_metric_history(run.info.run_id, "fit/loss")  # the fit's progress
+    steps = int(client.get_metric_history(run.info.run_id, "sample/steps")[0].value)
+    assert steps in [metric.step for metric in fit]  # a report where the fit ended
+    log = tiny_study / "logs/prism_train/moon/fermat-n5-noiseless-s0-all_at_once.log"
+    assert f"fit {steps}: loss=" in log.read_text()
 
 
 def test_prism_run_has_per_sample_curves_params_and_checkpoints(tiny_study):
