@@ -23,17 +23,37 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 def image_file(name: str, folder: str | os.PathLike = "data/raw") -> Path | None:
-    """The user's image ``<folder>/<name>.<suffix>`` for an object name, or None.
+    """The user's image for an object name: the one file ``<folder>/<name>.<suffix>``, or None.
 
-    Suffixes: :data:`IMAGE_SUFFIXES` (any case). Without such a file the object is a
-    scikit-image built-in of that name (:func:`read_image`).
+    Only a file whose name is exactly ``<name>`` plus one suffix counts (``m51.old.png`` is
+    not ``m51``). Without one the object is a scikit-image built-in of that name
+    (:func:`read_image`).
+
+    Raises
+    ------
+    ValueError
+        When several files are named so (listing them), when the one there has a suffix
+        other than :data:`IMAGE_SUFFIXES`, or when only its DVC pointer is there (not pulled).
     """
-    found = [
-        path
-        for path in sorted(Path(folder).glob(f"{name}.*"))
-        if path.suffix.lower() in IMAGE_SUFFIXES
-    ]
-    return found[0] if found else None
+    folder = Path(folder)
+    found = sorted(path for path in folder.glob("*") if path.stem == name and path.is_file())
+    if len(found) > 1:
+        names = ", ".join(path.name for path in found)
+        raise ValueError(f"object {name!r} has several image files in {folder}: {names}; keep one")
+    if found:
+        if found[0].suffix.lower() not in IMAGE_SUFFIXES:
+            raise ValueError(
+                f"{found[0]}: images with the suffix {found[0].suffix!r} are not read; "
+                f"supported: {', '.join(IMAGE_SUFFIXES)} (convert it, e.g. to .tif)"
+            )
+        return found[0]
+    pointers = sorted(path for path in folder.glob("*.dvc") if Path(path.stem).stem == name)
+    if pointers:
+        raise ValueError(
+            f"{pointers[0]} is tracked by DVC but {folder / pointers[0].stem} is not here: "
+            "run `dvc pull`"
+        )
+    return None
 
 
 def read_image(source: str | os.PathLike) -> np.ndarray:

@@ -157,3 +157,33 @@ def test_noise_floor_estimates_the_loss_between_noisy_and_clean_data(tmp_path, n
     assert resolve_prism(default, clean).training.loss_th == default.training.loss_th
     off = from_mapping(PrismConfig, {"training": {"noise_stop": None}}, "prism")
     assert resolve_prism(off, noisy).training.loss_th == default.training.loss_th
+
+
+def test_an_object_name_takes_exactly_one_image_file(tmp_path):
+    from prism.stages.data import image_file
+
+    (tmp_path / "m51.png").write_bytes(b"x")
+    (tmp_path / "m51.old.png").write_bytes(b"x")  # another stem: not m51
+    (tmp_path / "m51.$(touch pwned).png").write_bytes(b"x")  # nor this one
+    assert image_file("m51", tmp_path) == tmp_path / "m51.png"
+    assert image_file("m82", tmp_path) is None  # a built-in name, or an unknown object
+    (tmp_path / "m51.tif").write_bytes(b"x")
+    with pytest.raises(ValueError, match="'m51' has several image files .*: m51.png, m51.tif"):
+        image_file("m51", tmp_path)
+
+
+@pytest.mark.parametrize("suffix", [".fits", ".webp"])
+def test_an_unsupported_image_format_is_named(tmp_path, suffix):
+    from prism.stages.data import image_file
+
+    (tmp_path / f"crab{suffix}").write_bytes(b"x")
+    with pytest.raises(ValueError, match=f"suffix '{suffix}' are not read; supported: .png"):
+        image_file("crab", tmp_path)
+
+
+def test_an_image_not_pulled_from_dvc_says_so(tmp_path):
+    from prism.stages.data import image_file
+
+    (tmp_path / "m51.png.dvc").write_text("outs: []\n")
+    with pytest.raises(ValueError, match="m51.png is not here: run `dvc pull`"):
+        image_file("m51", tmp_path)

@@ -32,3 +32,16 @@ def test_unreachable_tracking_server_stops_at_startup(tmp_path, workflow_tools):
     assert "MLflow tracking at 'http://127.0.0.1:9' is not usable" in output
     assert "No job was started" in output
     assert not (workdir / "logs").exists() and not (workdir / "data/prepared").exists()
+
+
+def test_an_ambiguous_image_stops_the_workflow_before_any_job(tmp_path, workflow_tools):
+    workdir = workflow_tools.copy_workflow(tmp_path)
+    for name in ("m51.png", "m51.tif"):
+        (workdir / "data/raw" / name).write_bytes(b"not read: refused first")
+    (workdir / "m51.yaml").write_text(yaml.safe_dump({"objects": ["m51"]}))
+    done = workflow_tools.snakemake(workdir, "--cores", "1", "--configfile", "m51.yaml")
+    assert done.returncode != 0
+    assert (
+        "'m51' has several image files in data/raw: m51.png, m51.tif" in done.stdout + done.stderr
+    )
+    assert not (workdir / "logs").exists()

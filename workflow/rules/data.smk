@@ -14,7 +14,7 @@ rule prepare:
         "logs/prepare/{object}.log",
     threads: 1
     shell:
-        f"python -m prism prepare --source {{params.source}} --out {{output}} --physics {{params.physics:q}} {TRACK} > {{log}} 2>&1"
+        f"python -m prism prepare --source {{params.source:q}} --out {{output}} --physics {{params.physics:q}} {TRACK} > {{log}} 2>&1"
 
 
 rule simulate:
