@@ -131,7 +131,7 @@ class TelescopeAggregator:
         if key not in self._cache:
             if self._reference is None:
                 raise RuntimeError("'union' mode needs set_reference() before predict()")
-            band = self.operator.band([self._samples[i] for i in others])
+            band = self.operator.band([self._samples[i] for i in others], device)
             target = self.operator.band_amplitude(self._reference.to(device), band)
             self._cache = {key: (band, target)}
         return self._cache[key]

@@ -161,7 +161,7 @@ class MeasurementOperator:
         self.photons, self.snr_db = data.photons, data.snr_db
         self._windows: dict[int, Windows] = {}
         self._updates: dict[int, _SampleWindows] = {}
-        self._joined: tuple[tuple[int, ...], Windows] | None = None
+        self._joined: tuple[tuple, Windows] | None = None
 
     @property
     def n_samples(self) -> int:
@@ -193,22 +193,24 @@ class MeasurementOperator:
     def intensity(self, x: torch.Tensor, samples: Sequence[int]) -> torch.Tensor:
         """Intensities ``[k, m, m]`` of the given samples, in that order (differentiable).
 
-        The samples' windows are joined once and reused while the same samples are asked for.
+        The samples' windows are joined (and moved to ``x``'s device) once and reused while the
+        same samples are asked for on that device.
         """
-        key = tuple(samples)
+        key = (tuple(samples), x.device)
         if self._joined is None or self._joined[0] != key:
-            self._joined = (key, concat_windows([self._sample_windows(i) for i in key]))
-        return self.detector.intensity(x, self._joined[1].to(x.device))
+            joined = concat_windows([self._sample_windows(i) for i in key[0]])
+            self._joined = (key, joined.to(x.device))
+        return self.detector.intensity(x, self._joined[1])
 
-    def band(self, samples: Sequence[int]) -> Band:
-        """The window over the union of the samples' apertures (for coherent comparisons)."""
+    def band(self, samples: Sequence[int], device: torch.device | str = "cpu") -> Band:
+        """The window over the union of the samples' apertures, on ``device``."""
         union = self.coverage(samples)
         windows, size = self.detector.region(union)
-        return Band(windows, size)
+        return Band(windows.to(device), size)
 
     def band_amplitude(self, x: torch.Tensor, band: Band) -> torch.Tensor:
         """``|F^-1(F(x) C)|`` sampled on the band's detector, ``[1, B, B]`` (``C``: its union)."""
-        spectra = self.detector.exit_spectra(x, band.windows.to(x.device))
+        spectra = self.detector.exit_spectra(x, band.windows)
         return self.detector.fields(spectra, band.size).abs()
 
     def add_noise(self, intensities: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
