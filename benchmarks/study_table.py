@@ -1,10 +1,11 @@
-"""The methods table and ePIE-gain heat map of study results gathered from several machines.
+"""The methods table and gain heat maps of study results gathered from several machines.
 
 ``run_study.py`` runs parts of a grid on different machines; each writes
 ``results/<object>/<key>/<algorithm>/metrics.json``. This gathers every such file under the
 given folders (a job found twice keeps its first copy) and writes, with the workflow's own
-functions, ``methods.csv`` (:func:`prism.stages.report.methods_table`) and ``versus_epie.png``
-into ``--out``, then prints the table's main columns. Reconstructions are not needed.
+functions, ``methods.csv`` (:func:`prism.stages.report.methods_table`), ``versus_best.png``
+and ``versus_epie.png`` into ``--out``, then prints the table's main columns. Reconstructions
+are not needed.
 
     python benchmarks/study_table.py /tmp/gpu_run /tmp/local_run --out docs/ablation \\
         --algorithms epie prism-all_at_once
@@ -42,8 +43,10 @@ def main() -> None:
     table = methods_table(frame)
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "methods.csv", index=False, float_format="%.6g")
-    figures.plot_versus_reference(table, args.out / "versus_epie.png")
-    shown = ["case", "algorithm", "n_runs", "ssim_mean", "ssim_std", "ssim_gain_mean"]
+    for gain in figures.GAINS:
+        figures.plot_gains(table, args.out / f"{gain}.png", gain=gain)
+    shown = ["case", "algorithm", "n_runs", "ssim_mean", "ssim_std", "versus_best_mean"]
+    shown += ["best_classical", "versus_epie_mean"]
     with pd.option_context("display.width", 160, "display.max_rows", 500):
         print(table[shown + ["wall_time_s_mean"]].round(3).to_string(index=False))
 

@@ -78,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     study.add_argument("--config", type=json.loads, default={})
     finish = stage("study-finish", "close the MLflow study run", "--record")
     finish.add_argument("--status", required=True, choices=("FINISHED", "FAILED"))
+    finish.add_argument("--results", type=Path, help="log the tables and figures found here")
     return parser
 
 
@@ -222,7 +223,7 @@ def _study(args: argparse.Namespace) -> None:
             sys.exit(f"error: {error}\n{hint}")
         print(f"MLflow study run {run_id} at {uri}", file=sys.stderr)
     else:
-        tracking.finish_study(args.record, args.status)
+        tracking.finish_study(args.record, args.status, args.results)
 
 
 def _terminate(signum, frame) -> None:

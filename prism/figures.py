@@ -235,28 +235,41 @@ def plot_learning_curves(curves: list[tuple[str, str, dict]], out_png) -> None:
     _save(figure, out_png)
 
 
-def plot_versus_reference(table: pd.DataFrame, out_png, *, reference: str = "epie") -> None:
-    """Each method's mean SSIM minus the reference's, per case, as an annotated heat map.
+GAINS = {  # methods-table gain column -> what its differences are taken against
+    "versus_best": "the strongest classical method's",
+    "versus_epie": "ePIE's",
+}
+
+
+def plot_gains(table: pd.DataFrame, out_png, *, gain: str) -> None:
+    """Each method's mean SSIM difference to a reference, per case, as an annotated heat map.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        :func:`prism.stages.report.methods_table`'s rows: ``case``, ``algorithm`` and
-        ``ssim_gain_mean`` (the paired SSIM difference to ``reference``, averaged over objects
-        and seeds).
+        :func:`prism.stages.report.methods_table`'s rows: ``case``, ``algorithm``,
+        ``best_classical`` and ``<gain>_mean`` (the paired SSIM difference to the reference,
+        averaged over objects and seeds).
     out_png : path-like
         Where the figure goes. Purple: better than the reference; orange: worse.
-    reference : str
-        The algorithm the differences are taken against (its own row is left out).
+    gain : str
+        A key of :data:`GAINS`: ``versus_best`` (against each case's strongest classical
+        method, named under the case) or ``versus_epie``.
     """
-    shown = table[(table["algorithm"] != reference) & table["ssim_gain_mean"].notna()]
+    if gain not in GAINS:
+        raise ValueError(f"`gain` must be one of {', '.join(GAINS)}, got {gain!r}")
+    shown = table[table[f"{gain}_mean"].notna()]
     if shown.empty:
         figure = plt.figure(figsize=(PAPER_WIDTH_IN, 1.0))
-        figure.text(0.5, 0.5, f"no {label(reference)} reconstruction to compare with", ha="center")
+        figure.text(0.5, 0.5, f"no reconstruction to compare with {GAINS[gain]}", ha="center")
         _save(figure, out_png)
         return
-    grid = shown.pivot(index="algorithm", columns="case", values="ssim_gain_mean")
+    grid = shown.pivot(index="algorithm", columns="case", values=f"{gain}_mean")
     grid = grid.loc[ordered(grid.index)]
+    columns = list(grid.columns)
+    if gain == "versus_best":
+        best = shown.groupby("case")["best_classical"].first()
+        columns = [f"{case}\nvs {label(best[case])}" for case in columns]
     height = 0.28 * len(grid) + 1.6
     figure, axis = plt.subplots(figsize=(PAPER_WIDTH_IN, height), layout="constrained")
     limit = max(float(np.nanmax(np.abs(grid.to_numpy()))), 0.05)
@@ -264,10 +277,10 @@ def plot_versus_reference(table: pd.DataFrame, out_png, *, reference: str = "epi
     for (row, col), value in np.ndenumerate(grid.to_numpy()):
         if np.isfinite(value):
             axis.text(col, row, f"{value:+.2f}", ha="center", va="center", fontsize=6)
-    axis.set_xticks(range(grid.shape[1]), grid.columns, rotation=30, ha="right", fontsize=6)
+    axis.set_xticks(range(grid.shape[1]), columns, rotation=30, ha="right", fontsize=6)
     axis.set_yticks(range(grid.shape[0]), [label(name) for name in grid.index], fontsize=7)
     colourbar = figure.colorbar(image, ax=axis, shrink=0.8)
-    colourbar.set_label(f"SSIM minus {label(reference)}'s", fontsize=7)
+    colourbar.set_label(f"SSIM minus {GAINS[gain]}", fontsize=7)
     colourbar.ax.tick_params(labelsize=6)
     _save(figure, out_png)
 

@@ -10,6 +10,7 @@ the shared data stages (prepare, simulate) get child runs of their own, tagged
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -56,8 +57,24 @@ def git_state(root: str | os.PathLike = ".") -> dict[str, str]:
     return {"git.commit": commit, "git.dirty": dirty}
 
 
+EXPERIMENT_NOTE = (
+    "PRISM studies. Each workflow invocation is one parent run named `study` (tag "
+    "prism.kind = study) holding the study's config (params and config.json), its tables and "
+    "figures and headline metrics (ssim/<algorithm>/<case>: mean SSIM; versus_best/...: SSIM "
+    "minus the strongest classical method's). Its child runs are the reconstructions "
+    "(prism.kind = reconstruction; every stage of one logs into it) and the data items "
+    "(prism.kind = data). Every run is tagged with the git commit, the config hash and, where "
+    "it reads measurements, their hash."
+)
+# What a finished study's parent run keeps from its results folder (beside every PNG there).
+STUDY_FILES = ("summary.csv", "summary.html", "methods.csv", "timing.csv", "report.html")
+
+
 def start_study(record_path: str | os.PathLike, *, uri: str, experiment: str, config: dict) -> str:
     """Create the experiment and the study's parent run; write the record jobs attach with.
+
+    The parent run gets the study config as params (flattened, lists as JSON) and as the
+    artifact ``config.json``; a new experiment gets a description of what it holds.
 
     Raises
     ------
@@ -69,16 +86,32 @@ def start_study(record_path: str | os.PathLike, *, uri: str, experiment: str, co
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     client = MlflowClient(uri)
     try:
-        found = client.get_experiment_by_name(experiment)
-        experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+        experiment_id = _experiment_id(client, experiment)
     except Exception as error:  # MLflow raises many types for a bad URI or a dead server
         raise RuntimeError(f"MLflow tracking at {uri!r} is not usable: {error}") from error
     _fail_stale_runs(client, experiment_id)
     tags = git_state() | {"prism.kind": "study", "prism.config_hash": config_hash(config)}
     run = client.create_run(experiment_id, tags=tags | _workdir_tag(), run_name="study")
-    record = {"uri": uri, "experiment_id": experiment_id, "parent_run_id": run.info.run_id}
+    run_id = run.info.run_id
+    params = [Param(k, _param_value(v)) for k, v in _flatten(config).items()]
+    for first in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
+        client.log_batch(run_id, params=params[first : first + 100])
+    client.log_text(run_id, json.dumps(config, indent=2, sort_keys=True), "config.json")
+    record = {"uri": uri, "experiment_id": experiment_id, "parent_run_id": run_id}
+    record["started"] = time.time()
     atomic_write(record_path, lambda tmp: tmp.write_text(json.dumps(record)))
-    return run.info.run_id
+    return run_id
+
+
+def _experiment_id(client: MlflowClient, name: str) -> str:
+    found = client.get_experiment_by_name(name)
+    if found:
+        return found.experiment_id
+    return client.create_experiment(name, tags={"mlflow.note.content": EXPERIMENT_NOTE})
+
+
+def _param_value(value) -> str:
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
 def _workdir_tag() -> dict[str, str]:
@@ -98,10 +131,61 @@ def _fail_stale_runs(client: MlflowClient, experiment_id: str) -> None:
         client.set_terminated(run.info.run_id, "FAILED")
 
 
-def finish_study(record_path: str | os.PathLike, status: str) -> None:
-    """Close the study's parent run as FINISHED or FAILED."""
+def finish_study(
+    record_path: str | os.PathLike, status: str, results: str | os.PathLike | None = None
+) -> None:
+    """Close the study's parent run as FINISHED or FAILED.
+
+    With ``results`` (the study's results folder), a FINISHED study's run also gets the
+    tables and figures written there since the study started (a rerun that only built some
+    reconstructions leaves the older summary out) and, from ``methods.csv``, its headline
+    metrics (:func:`study_metrics`).
+    """
     record = json.loads(Path(record_path).read_text())
-    MlflowClient(record["uri"]).set_terminated(record["parent_run_id"], status)
+    client = MlflowClient(record["uri"])
+    run_id = record["parent_run_id"]
+    if status == "FINISHED" and results is not None:
+        written = _written_since(Path(results), record["started"])
+        for path in written:
+            client.log_artifact(run_id, str(path), artifact_path="results")
+        methods = Path(results) / "methods.csv"
+        if methods in written:
+            now = int(time.time() * 1000)
+            metrics = [Metric(k, v, now, 0) for k, v in study_metrics(methods).items()]
+            for first in range(0, len(metrics), 1000):  # MLflow's batch limit
+                client.log_batch(run_id, metrics=metrics[first : first + 1000])
+    client.set_terminated(run_id, status)
+
+
+def _written_since(results: Path, started: float) -> list[Path]:
+    candidates = [results / name for name in STUDY_FILES] + sorted(results.glob("*.png"))
+    return [path for path in candidates if path.exists() and path.stat().st_mtime >= started]
+
+
+def study_metrics(methods_csv: str | os.PathLike) -> dict[str, float]:
+    """The headline metrics of a study, from its methods table, for the run table.
+
+    Per method and case (``<pattern>-n<apertures>-<noise>``): ``ssim/<algorithm>/<case>``
+    (mean SSIM over objects and seeds), ``versus_best/...`` (mean SSIM minus the strongest
+    classical method's on the same data) and ``wall_time_s/...``. Missing values are left
+    out.
+    """
+    metrics = {}
+    with open(methods_csv, newline="") as handle:
+        for row in csv.DictReader(handle):
+            case = f"{row['pattern']}-n{row['n_samples']}-{row['noise']}"
+            for name, column in _HEADLINE:
+                value = float(row[column]) if row[column] else float("nan")
+                if np.isfinite(value):
+                    metrics[f"{name}/{row['algorithm']}/{case}"] = value
+    return metrics
+
+
+_HEADLINE = (
+    ("ssim", "ssim_mean"),
+    ("versus_best", "versus_best_mean"),
+    ("wall_time_s", "wall_time_s_mean"),
+)
 
 
 class MLflowWriter:

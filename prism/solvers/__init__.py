@@ -68,6 +68,9 @@ class Solver:
         Display name in tables and figures.
     colour, marker : str
         Matplotlib colour and marker, the same in every figure; empty: chosen from the name.
+    classical : bool
+        A classical reconstruction method (no learned or deep prior): per case, the one with
+        the highest mean SSIM is the baseline the study measures every method against.
     reference : bool
         A framing reference (what a simpler instrument would see): it reads the ground
         truth, and figures list it last.
@@ -85,6 +88,7 @@ class Solver:
     label: str = ""
     colour: str = ""
     marker: str = ""
+    classical: bool = False
     reference: bool = False
     staged: bool = False
     resolve: Callable | None = None

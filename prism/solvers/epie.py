@@ -157,4 +157,6 @@ def constrain(x: torch.Tensor, support: torch.Tensor, config) -> torch.Tensor:
     return x
 
 
-SOLVERS = (Solver("epie", solve, EPIEConfig, label="ePIE", colour="#D55E00", marker="^"),)
+SOLVERS = (
+    Solver("epie", solve, EPIEConfig, label="ePIE", colour="#D55E00", marker="^", classical=True),
+)

@@ -109,4 +109,6 @@ def solve(
     return Reconstruction(image=estimate, history=history)
 
 
-SOLVERS = (Solver("mpie", solve, MPIEConfig, label="mPIE", colour="#D55E00", marker=">"),)
+SOLVERS = (
+    Solver("mpie", solve, MPIEConfig, label="mPIE", colour="#D55E00", marker=">", classical=True),
+)

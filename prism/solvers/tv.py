@@ -163,5 +163,6 @@ SOLVERS = (
         label="TV amplitude fit",
         colour="#E69F00",
         marker="d",
+        classical=True,
     ),
 )

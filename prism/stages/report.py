@@ -18,11 +18,13 @@ import pandas as pd
 from prism import figures
 from prism.core.grid import crop_object
 from prism.io import atomic_write, load_measurements
+from prism.solvers import find
 from prism.stages.evaluate import KEYS, coverage, write_json
 from prism.stages.reconstruct import load_reconstruction
 
 QUALITY = ("ssim", "psnr", "nrmse", "failed_samples")
-REFERENCE = "epie"
+DATA = ["object", "pattern", "n_samples", "noise", "seed"]  # one measurement set
+CASE = ["pattern", "n_samples", "noise"]  # what a methods-table row pools over
 
 
 def read_metrics(metrics_paths: list[str | os.PathLike]) -> pd.DataFrame:
@@ -43,8 +45,9 @@ def summarize(metrics_paths, out_dir: str | os.PathLike) -> dict[str, Path]:
         NRMSE and failed samples, one row per configuration), ``summary.html`` (the same,
         formatted for reading), ``timing.csv`` (wall time, likewise), ``scores.png``,
         ``gallery.png``, ``coverage.png``, ``learning_curves.png``, ``methods.csv`` (every
-        method per case over objects and seeds, against ePIE; :func:`methods_table`) and
-        ``versus_epie.png`` (its SSIM differences as a heat map).
+        method per case over objects and seeds, against the strongest classical method and
+        against ePIE; :func:`methods_table`), ``versus_best.png`` and ``versus_epie.png``
+        (those SSIM differences as heat maps).
 
     Returns
     -------
@@ -61,8 +64,10 @@ def summarize(metrics_paths, out_dir: str | os.PathLike) -> dict[str, Path]:
     }
     methods = methods_table(frame)
     paths["methods"] = _write_table(methods, out / "methods.csv")
+    paths["versus_best"] = out / "versus_best.png"
+    figures.plot_gains(methods, paths["versus_best"], gain="versus_best")
     paths["versus_epie"] = out / "versus_epie.png"
-    figures.plot_versus_reference(methods, paths["versus_epie"], reference=REFERENCE)
+    figures.plot_gains(methods, paths["versus_epie"], gain="versus_epie")
     paths["scores"] = out / "scores.png"
     figures.plot_scores(frame, paths["scores"])
     paths["gallery"] = out / "gallery.png"
@@ -75,27 +80,57 @@ def summarize(metrics_paths, out_dir: str | os.PathLike) -> dict[str, Path]:
 
 
 def methods_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every method per case (pattern, apertures, noise), over objects and seeds, against ePIE.
+    """Every method per case (pattern, apertures, noise), over objects and seeds.
 
-    Columns: ``case``, the case keys, ``algorithm``, ``n_runs``, mean and standard deviation
-    of SSIM and PSNR, of ``ssim_gain`` (SSIM minus ePIE's on the same measurement set; NaN
-    without ePIE) and of the failed samples, and the mean wall time in seconds.
+    Each method is measured against two references on the same measurement sets (paired
+    differences): ePIE, and the case's strongest classical method
+    (:func:`strongest_classical`). Columns: ``case``, the case keys, ``algorithm``,
+    ``n_runs``, mean and standard deviation of SSIM and PSNR, of ``versus_epie`` (SSIM minus
+    ePIE's; NaN without ePIE), of ``versus_best`` (SSIM minus the strongest classical
+    method's; NaN without a classical method), ``best_classical`` (that method's name) and
+    the failed samples, and the mean wall time in seconds.
     """
-    data = ["object", "pattern", "n_samples", "noise", "seed"]
-    reference = frame[frame["algorithm"] == REFERENCE].set_index(data)["ssim"]
-    gain = frame["ssim"].to_numpy() - reference.reindex(pd.MultiIndex.from_frame(frame[data]))
-    frame = frame.assign(ssim_gain=gain.to_numpy())
-    case = ["pattern", "n_samples", "noise"]
-    scores = ["ssim", "psnr", "ssim_gain", "failed_samples"]
-    table = frame.groupby([*case, "algorithm"], sort=True)[scores].agg(["mean", "std"])
+    best = strongest_classical(frame)
+    best_per_row = best.reindex(pd.MultiIndex.from_frame(frame[CASE])).to_numpy()
+    frame = frame.assign(
+        versus_epie=_paired_gain(frame, frame["algorithm"] == "epie"),
+        versus_best=_paired_gain(frame, frame["algorithm"].to_numpy() == best_per_row),
+    )
+    scores = ["ssim", "psnr", "versus_epie", "versus_best", "failed_samples"]
+    grouped = frame.groupby([*CASE, "algorithm"], sort=True)
+    table = grouped[scores].agg(["mean", "std"])
     table.columns = [f"{name}_{stat}" for name, stat in table.columns]
-    grouped = frame.groupby([*case, "algorithm"], sort=True)
     table.insert(0, "n_runs", grouped["ssim"].size())
     table["wall_time_s_mean"] = grouped["wall_time_s"].mean()
     table = table.reset_index()
-    names = [f"{p}, n={n}, {z}" for p, n, z in table[case].itertuples(index=False)]
+    best_names = best.reindex(pd.MultiIndex.from_frame(table[CASE])).to_numpy()
+    table.insert(table.columns.get_loc("failed_samples_mean"), "best_classical", best_names)
+    names = [f"{p}, n={n}, {z}" for p, n, z in table[CASE].itertuples(index=False)]
     table.insert(0, "case", names)
     return table
+
+
+def strongest_classical(frame: pd.DataFrame) -> pd.Series:
+    """Per case, the classical method (``Solver.classical``) with the highest mean SSIM.
+
+    Returns
+    -------
+    pandas.Series
+        Algorithm names indexed by the case keys (pattern, n_samples, noise); cases without a
+        classical method are absent.
+    """
+    classical = frame[frame["algorithm"].map(lambda name: find(name).classical)]
+    means = classical.groupby([*CASE, "algorithm"], sort=True)["ssim"].mean()
+    if means.empty:
+        return pd.Series(dtype=object, index=pd.MultiIndex.from_tuples([], names=CASE))
+    return means.groupby(level=CASE).idxmax().map(lambda key: key[-1])
+
+
+def _paired_gain(frame: pd.DataFrame, is_reference) -> np.ndarray:
+    """Each row's SSIM minus the reference row's on the same measurement set (NaN: none)."""
+    reference = frame[is_reference].set_index(DATA)["ssim"]
+    matched = reference.reindex(pd.MultiIndex.from_frame(frame[DATA])).to_numpy()
+    return frame["ssim"].to_numpy() - matched
 
 
 def _over_seeds(frame: pd.DataFrame, scores: tuple[str, ...]) -> pd.DataFrame:

@@ -1,7 +1,8 @@
+import numpy as np
 import pandas as pd
 import pytest
 
-from prism.stages.report import methods_table
+from prism.stages.report import methods_table, strongest_classical
 
 
 def _frame(rows):
@@ -22,13 +23,44 @@ def test_gain_is_paired_with_epie_on_the_same_measurement_set():
         ]
     )
     table = methods_table(frame).set_index(["n_samples", "algorithm"])
-    assert table.loc[(8, "prism-a"), "ssim_gain_mean"] == pytest.approx((0.2 - 0.1) / 2)
+    assert table.loc[(8, "prism-a"), "versus_epie_mean"] == pytest.approx((0.2 - 0.1) / 2)
     assert table.loc[(8, "prism-a"), "n_runs"] == 2
-    assert table.loc[(16, "prism-a"), "ssim_gain_mean"] == pytest.approx(0.05)
-    assert table.loc[(8, "epie"), "ssim_gain_mean"] == 0
+    assert table.loc[(16, "prism-a"), "versus_epie_mean"] == pytest.approx(0.05)
+    assert table.loc[(8, "epie"), "versus_epie_mean"] == 0
     assert table.loc[(8, "prism-a"), "case"] == "p, n=8, clean"
 
 
-def test_gain_is_missing_without_epie():
+def test_the_strongest_classical_method_is_chosen_per_case_by_mean_ssim():
+    # n=8: tv wins on the mean although mpie wins on camera; n=16: mpie wins. The framing
+    # reference scores highest and PRISM too, but neither is a classical method.
+    frame = _frame(
+        [
+            ("moon", "p", 8, "clean", 0, "tv", 0.9),
+            ("moon", "p", 8, "clean", 0, "mpie", 0.5),
+            ("camera", "p", 8, "clean", 0, "tv", 0.4),
+            ("camera", "p", 8, "clean", 0, "mpie", 0.6),
+            ("moon", "p", 8, "clean", 0, "synthetic_aperture", 0.99),
+            ("camera", "p", 8, "clean", 0, "prism-a", 0.95),
+            ("moon", "p", 16, "clean", 0, "tv", 0.7),
+            ("moon", "p", 16, "clean", 0, "mpie", 0.8),
+            ("moon", "p", 16, "clean", 0, "prism-a", 0.75),
+        ]
+    )
+    assert strongest_classical(frame).to_dict() == {
+        ("p", 8, "clean"): "tv",
+        ("p", 16, "clean"): "mpie",
+    }
+    table = methods_table(frame).set_index(["n_samples", "algorithm"])
+    assert (table["best_classical"].xs(8) == "tv").all()
+    assert table.loc[(8, "prism-a"), "versus_best_mean"] == pytest.approx(0.95 - 0.4)
+    assert table.loc[(8, "mpie"), "versus_best_mean"] == pytest.approx((-0.4 + 0.2) / 2)
+    assert table.loc[(8, "tv"), "versus_best_mean"] == 0
+    assert table.loc[(16, "prism-a"), "versus_best_mean"] == pytest.approx(-0.05)
+    assert np.isnan(table.loc[(8, "prism-a"), "versus_epie_mean"])  # no ePIE in this study
+
+
+def test_gains_are_missing_without_their_reference():
     frame = _frame([("moon", "p", 8, "clean", 0, "prism-a", 0.7)])
-    assert methods_table(frame)["ssim_gain_mean"].isna().all()
+    table = methods_table(frame)
+    assert table["versus_epie_mean"].isna().all() and table["versus_best_mean"].isna().all()
+    assert table["best_classical"].isna().all()

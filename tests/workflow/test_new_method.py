@@ -78,7 +78,7 @@ def test_a_solver_module_and_a_config_entry_are_all_a_new_method_needs(tmp_path,
     summary = pd.read_csv(workdir / "results/summary.csv")
     assert sorted(summary["algorithm"]) == sorted(STUDY["algorithms"])
     methods = pd.read_csv(workdir / "results/methods.csv").set_index("algorithm")
-    assert np.isfinite(methods.loc["dc_amplitude", "ssim_gain_mean"])
+    assert np.isfinite(methods.loc["dc_amplitude", "versus_epie_mean"])
 
     metrics = sorted(str(path) for path in workdir.glob("results/**/metrics.json"))
     shown = subprocess.run(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import imageio.v3 as imageio
 import pandas as pd
+import pytest
 import yaml
 from mlflow import MlflowClient
 
@@ -32,6 +33,12 @@ def client_and_runs(workdir, experiment="prism-tiny"):
     return client, client.search_runs([experiment_id], max_results=500)
 
 
+def best_ssim(methods):
+    """Per case, the mean SSIM of the method named ``best_classical``."""
+    best = methods[methods["algorithm"] == methods["best_classical"]]
+    return best.set_index("case")["ssim_mean"]
+
+
 def tiny_config(workdir):
     return yaml.safe_load((workdir / "config/tiny.yaml").read_text())
 
@@ -48,11 +55,18 @@ def test_outputs_exist_and_the_table_covers_the_study(tiny_study):
     assert "wall_time_s_mean" not in table and len(timing) == len(table)
     methods = pd.read_csv(tiny_study / "results/methods.csv")
     assert len(methods) == len(table) and set(methods["n_runs"]) == {1}
-    epie = methods[methods["algorithm"] == "epie"]
-    assert (epie["ssim_gain_mean"] == 0).all()
-    merged = methods.merge(epie[["case", "ssim_mean"]], on="case", suffixes=("", "_epie"))
-    gain = merged["ssim_mean"] - merged["ssim_mean_epie"]
-    assert (gain - merged["ssim_gain_mean"]).abs().max() < 1e-5
+    for gain, reference in (("versus_epie", "epie"), ("versus_best", None)):
+        best = methods.groupby("case")["best_classical"].first()
+        chosen = methods["algorithm"] == (reference or methods["case"].map(best))
+        assert (methods.loc[chosen, f"{gain}_mean"] == 0).all(), gain
+        assert chosen.sum() == methods["case"].nunique(), gain
+        merged = methods.merge(
+            methods.loc[chosen, ["case", "ssim_mean"]], on="case", suffixes=("", "_ref")
+        )
+        difference = merged["ssim_mean"] - merged["ssim_mean_ref"]  # one run per case here
+        assert (difference - merged[f"{gain}_mean"]).abs().max() < 1e-5, gain
+    classical = methods[methods["algorithm"].isin(["epie", "mpie", "tv"])]
+    assert (classical["ssim_mean"] <= classical["case"].map(best_ssim(methods)) + 1e-12).all()
     for algorithm in ALGORITHMS:
         run_dir = tiny_study / f"results/moon/fermat-n3-noiseless-s0/{algorithm}"
         metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -62,7 +76,7 @@ def test_outputs_exist_and_the_table_covers_the_study(tiny_study):
 
 
 def test_figures_are_paper_sized_and_the_report_holds_them(tiny_study, tmp_path, workflow_tools):
-    for name in ("scores", "gallery", "coverage", "learning_curves", "versus_epie"):
+    for name in ("scores", "gallery", "coverage", "learning_curves", "versus_best", "versus_epie"):
         image = imageio.imread(tiny_study / f"results/{name}.png")
         assert image.shape[1] == 1400, name  # 7 inches at 200 dpi: one two-column figure
         assert image.std() > 10, name  # something is drawn
@@ -79,6 +93,7 @@ def test_figures_are_paper_sized_and_the_report_holds_them(tiny_study, tmp_path,
         "per-sample learning curves",
         "Wall time per reconstruction",
         "SSIM gain over constrained ePIE",
+        "SSIM gain of every method over the strongest classical method",
         "Every method per case",
     ):
         assert caption in text
@@ -119,6 +134,36 @@ def test_one_finished_run_per_reconstruction_under_the_study(tiny_study):
         assert tags["snakemake.rule"] == "evaluate"
         assert json.loads(tags["snakemake.wildcards"])["algorithm"] in ALGORITHMS
         assert run.data.params["study.object"] == "moon"
+
+
+def test_the_study_run_holds_its_config_results_and_headline_metrics(tiny_study):
+    client, runs = client_and_runs(tiny_study)
+    (study,) = [r for r in runs if r.data.tags.get("prism.kind") == "study"]
+    config = tiny_config(tiny_study)
+    params = study.data.params
+    assert json.loads(params["algorithms"]) == config["algorithms"]
+    assert params["physics.image_size"] == str(config["physics"]["image_size"])
+    assert params["prism.training.loss_th"] == str(config["prism"]["training"]["loss_th"])
+    run_id = study.info.run_id
+    logged = json.loads(Path(client.download_artifacts(run_id, "config.json")).read_text())
+    assert logged == config | {"mlflow": logged["mlflow"]}  # the schema adds mlflow defaults
+    assert logged["mlflow"]["experiment"] == config["mlflow"]["experiment"]
+    results = {Path(f.path).name for f in client.list_artifacts(run_id, "results")}
+    assert {
+        "summary.csv",
+        "methods.csv",
+        "summary.html",
+        "versus_best.png",
+        "report.html",
+    } <= results
+    methods = pd.read_csv(tiny_study / "results/methods.csv")
+    for row in methods.itertuples():
+        case = f"{row.pattern}-n{row.n_samples}-{row.noise}"
+        assert study.data.metrics[f"ssim/{row.algorithm}/{case}"] == pytest.approx(row.ssim_mean)
+        best = study.data.metrics[f"versus_best/{row.algorithm}/{case}"]
+        assert best == pytest.approx(row.versus_best_mean, abs=1e-6)
+    experiment = client.get_experiment(study.info.experiment_id)
+    assert "parent run named `study`" in experiment.tags["mlflow.note.content"]
 
 
 def test_default_prism_fits_every_aperture_at_once(tiny_study):

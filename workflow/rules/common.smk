@@ -1,6 +1,7 @@
 # Paths, wildcard constraints and small helpers shared by every rule.
 import json
 import shlex
+from pathlib import Path
 
 from prism.solvers import algorithm_pattern
 from prism.stages.data import image_file
@@ -45,3 +46,9 @@ def study_metrics():
 
 
 TRACK = f"--track {STUDY_RECORD} --rule {{rule}} --wildcards {{params.identity:q}} --threads {{threads}}"
+
+
+def summarized_now():
+    """Whether this invocation wrote the study's summary (after its study record)."""
+    summary, record = Path("results/summary.csv"), Path(STUDY_RECORD)
+    return summary.exists() and summary.stat().st_mtime >= record.stat().st_mtime

@@ -1,5 +1,6 @@
 # MLflow: the database, the experiment and the study's parent run are created once, before any
-# parallel job; jobs attach to it through the study record. The parent closes FINISHED or FAILED.
+# parallel job; jobs attach to it through the study record. The parent closes FINISHED (with
+# the study's tables, figures and headline metrics) or FAILED.
 STUDY_CONFIG = shlex.quote(as_json(config))
 EXPERIMENT = shlex.quote(config["mlflow"]["experiment"])
 URI_OPTION = f"--uri {shlex.quote(config['mlflow']['tracking_uri'])}" if config["mlflow"]["tracking_uri"] else ""
@@ -9,8 +10,18 @@ onstart:
     shell("python -m prism study-start --record {STUDY_RECORD} --experiment {EXPERIMENT} {URI_OPTION} --config {STUDY_CONFIG}")
 
 
+STUDY_CONFIG_FILE = ".prism/study-config.json"
+
+
 onsuccess:
-    shell("python -m prism study-finish --record {STUDY_RECORD} --status FINISHED")
+    if summarized_now():  # the HTML report of this study, for the study's MLflow run
+        Path(STUDY_CONFIG_FILE).write_text(as_json(config))
+        shell(
+            "snakemake --snakefile {workflow.main_snakefile:q} --configfile {STUDY_CONFIG_FILE}"
+            " --report results/report.html > logs/report.log 2>&1"
+            " || echo 'warning: no HTML report (see logs/report.log)' >&2"
+        )
+    shell("python -m prism study-finish --record {STUDY_RECORD} --status FINISHED --results results")
 
 
 onerror:
