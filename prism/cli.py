@@ -1,7 +1,8 @@
 """Command line: ``python -m prism <stage> ...``, one entry point per workflow rule.
 
 Every stage runs without Snakemake too. With ``--track RECORD`` (the study record written by
-``python -m prism study-start``) the stage logs into its MLflow run.
+``python -m prism study-start``) the stage journals what it logs; the study's collector
+(``study-collect``, started by ``study-start``) replays it into the stage's MLflow run.
 """
 
 from __future__ import annotations
@@ -76,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     study = stage("study-start", "create the MLflow study run", "--record", "--experiment")
     study.add_argument("--uri", help="tracking URI (default: env, then mlflow.db here)")
     study.add_argument("--config", type=json.loads, default={})
+    study.add_argument("--owner", type=int, help="the study's process (default: the parent)")
+    collect = stage("study-collect", "replay the jobs' journals into MLflow", "--record")
+    collect.add_argument("--owner", type=int, required=True, help="stop when it is gone")
     finish = stage("study-finish", "close the MLflow study run", "--record")
     finish.add_argument("--status", required=True, choices=("FINISHED", "FAILED"))
     finish.add_argument("--results", type=Path, help="log the tables and figures found here")
@@ -216,12 +220,20 @@ def _study(args: argparse.Namespace) -> None:
         uri = tracking.tracking_uri(args.uri, Path.cwd())
         try:
             run_id = tracking.start_study(
-                args.record, uri=uri, experiment=args.experiment, config=args.config
+                args.record,
+                uri=uri,
+                experiment=args.experiment,
+                config=args.config,
+                owner=args.owner,
             )
         except RuntimeError as error:
             hint = "No job was started. Check MLFLOW_TRACKING_URI or mlflow.tracking_uri."
             sys.exit(f"error: {error}\n{hint}")
         print(f"MLflow study run {run_id} at {uri}", file=sys.stderr)
+    elif args.stage == "study-collect":
+        from prism.collector import collect
+
+        collect(args.record, args.owner)
     else:
         tracking.finish_study(args.record, args.status, args.results)
 
@@ -257,12 +269,12 @@ def main(argv: list[str] | None = None) -> None:
         settings[solver.name] = solver.resolved(settings[solver.name], measurements)
     context = nullcontext(None)
     if args.track is not None:
-        from prism import tracking
+        from prism.journal import journaled_run
 
         params = {name: dataclasses.asdict(config) for name, config in settings.items() if config}
         if measurements is not None:
             params["derived"] = _geometry(measurements)
-        context = tracking.tracked_run(
+        context = journaled_run(
             args.track,
             wildcards=args.wildcards,
             rule=args.rule,

@@ -17,7 +17,8 @@ LAYERS = (  # lowest first; a module imports only from its own layer or lower on
     ("prism.core.observers", "prism.core.trainers"),
     ("prism.solvers", "prism.solvers.*"),  # every method, behind one interface
     ("prism.study",),  # the study grid and its checks
-    ("prism.stages", "prism.stages.*", "prism.figures", "prism.tracking"),
+    ("prism.stages", "prism.stages.*", "prism.figures", "prism.journal"),
+    ("prism.collector", "prism.tracking"),  # MLflow
     ("prism.cli", "prism.__main__"),
 )
 

@@ -12,6 +12,8 @@ rule prepare:
         identity=identity,
     log:
         "logs/prepare/{object}.log",
+    benchmark:
+        "logs/benchmarks/prepare/{object}.tsv"
     threads: 1
     shell:
         f"python -m prism prepare --source {{params.source:q}} --out {{output}} --physics {{params.physics:q}} {TRACK} > {{log}} 2>&1"
@@ -28,6 +30,8 @@ rule simulate:
         identity=identity,
     log:
         f"logs/simulate/{{object}}/{DATA_KEY}.log",
+    benchmark:
+        f"logs/benchmarks/simulate/{{object}}/{DATA_KEY}.tsv"
     threads: 1
     shell:
         f"python -m prism simulate --prepared {{input.prepared}} --out {{output}} --pattern {{params.pattern:q}} --noise {{params.noise:q}}"

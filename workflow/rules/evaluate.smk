@@ -13,6 +13,8 @@ rule evaluate:
         identity=identity,
     log:
         f"logs/evaluate/{{object}}/{DATA_KEY}-{{algorithm}}.log",
+    benchmark:
+        f"logs/benchmarks/evaluate/{{object}}/{DATA_KEY}-{{algorithm}}.tsv"
     threads: 1
     shell:
         f"python -m prism evaluate --measurements {{input.measurements}} --reconstruction {{input.reconstruction}}"
@@ -39,6 +41,8 @@ rule summarize:
         scores_csv="metrics/scores.csv",
     log:
         "logs/summarize.log",
+    benchmark:
+        "logs/benchmarks/summarize.tsv"
     threads: 1
     shell:
         "python -m prism summarize --metrics {input} --out-dir results"

@@ -1,13 +1,18 @@
 # MLflow: the database, the experiment and the study's parent run are created once, before any
-# parallel job; jobs attach to it through the study record. The parent closes FINISHED (with
-# the study's tables, figures and headline metrics) or FAILED.
+# parallel job, with the study's collector (one process that replays the jobs' journals into
+# MLflow; jobs never open the tracking store). The parent closes FINISHED (with the study's
+# tables, figures, report and headline metrics) or FAILED.
 STUDY_CONFIG = shlex.quote(as_json(config))
 EXPERIMENT = shlex.quote(config["mlflow"]["experiment"])
+SNAKEMAKE_PID = os.getpid()  # the study's collector stops when this process is gone
 URI_OPTION = f"--uri {shlex.quote(config['mlflow']['tracking_uri'])}" if config["mlflow"]["tracking_uri"] else ""
 
 
 onstart:
-    shell("python -m prism study-start --record {STUDY_RECORD} --experiment {EXPERIMENT} {URI_OPTION} --config {STUDY_CONFIG}")
+    shell(
+        "python -m prism study-start --record {STUDY_RECORD} --experiment {EXPERIMENT} {URI_OPTION}"
+        " --config {STUDY_CONFIG} --owner {SNAKEMAKE_PID}"
+    )
 
 
 STUDY_CONFIG_FILE = ".prism/study-config.json"

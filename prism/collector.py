@@ -1,0 +1,243 @@
+"""The collector: one process per study that replays every job's journal into MLflow.
+
+Jobs write journals (:mod:`prism.journal`); the collector, started with the study
+(:func:`prism.tracking.start_study`), drains them about every second, so the MLflow UI follows
+the study while it runs, and it is the only process of the study that writes to the tracking
+store. Offsets on disk make every event replayed once, whoever drains (the collector, or the
+study's finish after it), and a file lock keeps two drains from running at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+
+from prism.io import atomic_write
+from prism.journal import journal_dir, read_events
+
+COLLECTOR_STATE = "collector.json"  # in the journal folder: replay offsets and run ids
+COLLECTOR_STOP = "collector.stop"
+COLLECTOR_PID = "collector.pid"
+COLLECTOR_LOCK = "collector.lock"
+POLL_S = 1.0
+STOP_TIMEOUT_S = 120.0
+MAX_ATTEMPTS = 5  # an event MLflow keeps refusing is skipped (with a warning) after these
+BATCH = 1000  # metrics per MLflow batch (its limit)
+
+
+def workdir_tag() -> dict[str, str]:
+    """The tag that ties a run to the working directory of its study."""
+    return {"prism.workdir": str(Path.cwd().resolve())}
+
+
+class Collector:
+    """Replays a study's journals into MLflow, each event once (offsets kept on disk).
+
+    Parameters
+    ----------
+    record_path : path-like
+        The study record (:func:`start_study`); the journals are in the folder beside it.
+    """
+
+    def __init__(self, record_path: str | os.PathLike) -> None:
+        self.record = json.loads(Path(record_path).read_text())
+        self.folder = journal_dir(record_path)
+        self.client = MlflowClient(self.record["uri"])
+
+    def drain(self, *, final: bool = False) -> int:
+        """Replay every journal's new events; return how many.
+
+        With ``final`` (no stage runs any more), the runs of journals that never ended are
+        marked FAILED and tagged ``prism.killed``. Only one drain runs at a time (a file lock),
+        so a study's collector and its finish never replay an event twice.
+        """
+        if not self.folder.exists():
+            return 0
+        with _locked(self.folder / COLLECTOR_LOCK):
+            state_path = self.folder / COLLECTOR_STATE
+            state = json.loads(state_path.read_text()) if state_path.exists() else {}
+            replayed = 0
+            for path in sorted(self.folder.glob("*.jsonl")):
+                entry = state.setdefault(path.name, {"offset": 0, "run_id": None, "open": False})
+                replayed += self._replay(path, entry)
+                if final and entry["open"]:
+                    self.client.set_tag(entry["run_id"], "prism.killed", "true")
+                    self.client.set_terminated(entry["run_id"], "FAILED")
+                    entry["open"] = False
+            atomic_write(state_path, lambda tmp: tmp.write_text(json.dumps(state)))
+        return replayed
+
+    def _replay(self, path: Path, entry: dict) -> int:
+        events, _ = read_events(path, entry["offset"])
+        replayed = 0
+        for group in _groups(events):
+            try:
+                self._apply(entry, [event for _, event in group])
+            except Exception as error:  # the store is busy or refuses the event
+                entry["errors"] = entry.get("errors", 0) + 1
+                if entry["errors"] < MAX_ATTEMPTS:
+                    _warn(f"{path.name}: {error}; will retry")
+                    break
+                _warn(f"{path.name}: {error}; event skipped after {MAX_ATTEMPTS} attempts")
+            entry["offset"], entry["errors"] = group[-1][0], 0
+            replayed += len(group)
+        return replayed
+
+    def _apply(self, entry: dict, events: list[dict]) -> None:
+        event, run_id = events[0], entry["run_id"]
+        kind = event["e"]
+        if kind == "metric":
+            metrics = [Metric(e["k"], e["v"], e["t"], e["s"]) for e in events]
+            self.client.log_batch(run_id, metrics=metrics)
+        elif kind == "open":
+            run_id = _find_or_create(self.client, self.record, event["key"], event["kind"])
+            self.client.update_run(run_id, status="RUNNING")
+            params = [Param(k, v) for k, v in event["params"].items()]
+            tags = [RunTag(k, v) for k, v in event["tags"].items()]
+            self.client.log_batch(run_id, params=params, tags=tags)
+            entry["run_id"], entry["open"] = run_id, True
+        elif kind == "image":
+            array = np.load(event["file"], allow_pickle=False)
+            self.client.log_image(run_id, array, key=event["k"], step=event["s"])
+        elif kind == "artifact":
+            self.client.log_artifact(run_id, event["path"], artifact_path=event["folder"])
+        elif kind == "close":
+            self.client.set_terminated(run_id, event["status"])
+            entry["open"] = False
+
+
+def _groups(events: list[tuple[int, dict]]) -> Iterator[list[tuple[int, dict]]]:
+    """Consecutive metric events in batches of at most BATCH; every other event alone."""
+    batch: list[tuple[int, dict]] = []
+    for item in events:
+        if item[1]["e"] == "metric" and len(batch) < BATCH:
+            batch.append(item)
+            continue
+        if batch:
+            yield batch
+            batch = []
+        if item[1]["e"] == "metric":
+            batch.append(item)
+        else:
+            yield [item]
+    if batch:
+        yield batch
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _warn(message: str) -> None:
+    print(f"warning: tracking: {message}", file=sys.stderr, flush=True)
+
+
+def collect(record_path: str | os.PathLike, owner: int) -> None:
+    """The collector's loop: drain about every second until the study finishes.
+
+    It ends after one last drain once :func:`finish_study` asks it to (a stop file) or the
+    ``owner`` process is gone (a killed Snakemake; the next study closes what is left).
+    """
+    collector = Collector(record_path)
+    stop = journal_dir(record_path) / COLLECTOR_STOP
+    while True:
+        ending = stop.exists() or not _alive(owner)
+        try:
+            collector.drain()
+        except Exception as error:  # keep collecting: the next pass may succeed
+            _warn(str(error))
+        if ending:
+            return
+        time.sleep(POLL_S)
+
+
+def start_collector(record_path: str | os.PathLike, owner: int) -> None:
+    """Start :func:`collect` as a background process; its output goes to tracking.log."""
+    folder = journal_dir(record_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "prism", "study-collect", "--record", str(record_path)]
+    command += ["--owner", str(owner)]
+    with open(Path(record_path).parent / "tracking.log", "a") as log:
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+    (folder / COLLECTOR_PID).write_text(str(process.pid))
+
+
+def stop_collector(record_path: str | os.PathLike) -> None:
+    """Ask the collector to finish, wait for it (then SIGTERM it after STOP_TIMEOUT_S)."""
+    folder = journal_dir(record_path)
+    pid_file = folder / COLLECTOR_PID
+    if not pid_file.exists():
+        return
+    (folder / COLLECTOR_STOP).touch()
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "\nState:\tZ" not in status
+
+
+def close_previous(record_path: str | os.PathLike) -> None:
+    """Replay and close what a killed earlier study left in the journal folder."""
+    if Path(record_path).exists() and journal_dir(record_path).exists():
+        stop_collector(record_path)
+        try:
+            Collector(record_path).drain(final=True)
+        except Exception as error:  # that study's store may be gone: its runs stay as they are
+            _warn(f"the previous study's journals could not be replayed: {error}")
+    shutil.rmtree(journal_dir(record_path), ignore_errors=True)
+
+
+def _find_or_create(client: MlflowClient, record: dict, key: str, kind: str) -> str:
+    parent = record["parent_run_id"]
+    query = f"tags.`prism.key` = '{key}' and tags.`mlflow.parentRunId` = '{parent}'"
+    found = client.search_runs([record["experiment_id"]], filter_string=query, max_results=1)
+    if found:
+        return found[0].info.run_id
+    tags = {"prism.key": key, "prism.kind": kind, "mlflow.parentRunId": parent} | workdir_tag()
+    same = f"tags.`prism.key` = '{key}' and tags.`prism.workdir` = '{tags['prism.workdir']}'"
+    earlier = client.search_runs(
+        [record["experiment_id"]],
+        filter_string=same,
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if earlier:
+        tags["prism.previous_attempt"] = earlier[0].info.run_id
+    return client.create_run(record["experiment_id"], tags=tags, run_name=key).info.run_id

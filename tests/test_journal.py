@@ -1,0 +1,124 @@
+"""Tracked stages journal what they log; the collector replays it into MLflow, once."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from prism.collector import Collector
+from prism.journal import journal_dir, journaled_run, read_events
+
+KEY = {"object": "moon", "pattern": "p", "n_samples": 3, "noise": "z", "seed": 0}
+RECONSTRUCTION = KEY | {"algorithm": "tv"}
+
+
+def test_a_journal_names_its_run_holds_what_was_logged_and_how_it_ended(tmp_path):
+    record = tmp_path / "study.json"
+    with journaled_run(record, wildcards=RECONSTRUCTION, rule="r", params={"a": {"b": 1}}) as j:
+        j.scoped("epoch").add_scalar("loss", 0.5, 3)
+        j.add_image("image", np.ones((1, 4, 4)), 3)
+        j.log_metrics({"ssim": 0.9})
+    with pytest.raises(RuntimeError), journaled_run(record, wildcards=KEY, rule="r", params={}):
+        raise RuntimeError("the stage failed")
+    first, second = sorted(journal_dir(record).glob("*.jsonl"))
+    events = [event for _, event in read_events(first, 0)[0]]
+    assert [event["e"] for event in events] == ["open", "metric", "image", "metric", "close"]
+    assert events[0]["key"] == "object=moon/pattern=p/n_samples=3/noise=z/seed=0/algorithm=tv"
+    assert events[0]["kind"] == "reconstruction" and events[0]["params"]["a.b"] == "1"
+    assert events[0]["params"]["study.algorithm"] == "tv" and "git.commit" in events[0]["tags"]
+    assert (events[1]["k"], events[1]["v"], events[1]["s"]) == ("epoch/loss", 0.5, 3)
+    assert np.load(events[2]["file"]).shape == (4, 4)
+    assert events[-1]["status"] == "FINISHED"
+    ended = [event for _, event in read_events(second, 0)[0]]
+    assert ended[0]["kind"] == "data" and ended[-1]["status"] == "FAILED"
+
+
+def test_a_line_still_being_written_is_left_for_the_next_read(tmp_path):
+    path = tmp_path / "j.jsonl"
+    path.write_text(json.dumps({"e": "metric"}) + "\n" + '{"e": "met')
+    events, offset = read_events(path, 0)
+    assert len(events) == 1 and offset == len(json.dumps({"e": "metric"})) + 1
+    assert read_events(path, offset)[0] == []
+
+
+@pytest.fixture
+def study(tmp_path, monkeypatch):
+    """A study record whose parent run lives in a fresh SQLite store (no collector process)."""
+    monkeypatch.chdir(tmp_path)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("unit")
+    parent = client.create_run(experiment).info.run_id
+    record = tmp_path / ".prism/study.json"
+    record.parent.mkdir()
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    record.write_text(
+        json.dumps({"uri": uri, "experiment_id": experiment, "parent_run_id": parent})
+    )
+    return client, record, parent
+
+
+def test_the_collector_replays_every_event_once_under_the_study(study):
+    client, record, parent = study
+    with journaled_run(record, wildcards=RECONSTRUCTION, rule="r", params={"w": 0.3}) as journal:
+        for step in range(3):
+            journal.add_scalar("loss", 1.0 / (step + 1), step)
+        assert Collector(record).drain() == 4  # the open and three metrics, mid-stage
+        (run,) = client.search_runs(
+            [client.get_run(parent).info.experiment_id], "tags.`prism.kind` = 'reconstruction'"
+        )
+        assert run.info.status == "RUNNING" and run.data.params["w"] == "0.3"
+        journal.log_metrics({"ssim": 0.8})
+    assert Collector(record).drain() == 2 and Collector(record).drain() == 0
+    run = client.get_run(run.info.run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["mlflow.parentRunId"] == parent
+    assert [m.value for m in client.get_metric_history(run.info.run_id, "loss")] == [1, 0.5, 1 / 3]
+    assert run.data.metrics["ssim"] == 0.8
+
+
+def test_a_stage_that_never_ended_is_marked_killed_at_the_end(study):
+    client, record, _ = study
+    context = journaled_run(record, wildcards=KEY, rule="simulate", params={})
+    context.__enter__()  # a SIGKILL leaves the journal without its end
+    Collector(record).drain()
+    Collector(record).drain(final=True)
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("unit").experiment_id], "tags.`prism.kind` = 'data'"
+    )
+    assert run.info.status == "FAILED" and run.data.tags["prism.killed"] == "true"
+
+
+def test_an_event_the_store_refuses_is_retried_then_skipped(study, capsys):
+    client, record, _ = study
+    with journaled_run(record, wildcards=KEY, rule="r", params={}) as journal:
+        journal.log_artifact(record.parent / "missing.png")  # refused: no such file
+        journal.log_metrics({"after": 1.0})
+    collector = Collector(record)
+    for _ in range(4):
+        collector.drain()
+        assert "will retry" in capsys.readouterr().err
+    collector.drain()
+    assert "skipped after 5 attempts" in capsys.readouterr().err
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("unit").experiment_id], "tags.`prism.kind` = 'data'"
+    )
+    assert run.info.status == "FINISHED" and run.data.metrics["after"] == 1.0
+
+
+def test_a_tracked_stage_never_imports_mlflow(tmp_path):
+    record = tmp_path / ".prism/study.json"
+    physics = json.dumps({"image_size": 32, "obj_size": 16, "sample_diameter": 8})
+    stage = ["prepare", "--source", "moon", "--out", str(tmp_path / "moon.npz")]
+    stage += ["--physics", physics, "--track", str(record), "--wildcards", '{"object": "moon"}']
+    check = (
+        f"import sys; from prism.cli import main; main({stage!r}); print('mlflow' in sys.modules)"
+    )
+    env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+    (journal,) = journal_dir(record).glob("*.jsonl")
+    assert [event["e"] for _, event in read_events(journal, 0)[0]][-1] == "close"
