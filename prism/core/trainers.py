@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 
 import torch
 from torch import nn
 
-from prism.config import SCHEDULERS, TrainingConfig, check_choice
+from prism.config import SCHEDULERS, RetryConfig, TrainingConfig, check_choice
 from prism.core.aggregator import TelescopeAggregator
 from prism.core.fitting import Fitter, SampleFit
 from prism.core.grid import crop_object, support_disc
@@ -191,13 +192,15 @@ class PRISMTrainer:
         return result | {"pattern_metadata": pattern_metadata, "pattern_spec": pattern_spec}
 
     def retry_failed_samples(
-        self, sample_centers, intensities, image_gt, samples_per_line_meas, criterion
+        self, sample_centers, intensities, image_gt, samples_per_line_meas, retry: RetryConfig
     ) -> int:
-        """Refit every failed sample with the given loss and a lower learning rate.
+        """Refit every failed sample with the retry loss, a lower learning rate and less budget.
 
-        A sample counts as recovered when, judged by the trainer's own loss, both its terms
-        end below ``loss_th``. Arguments are those of :meth:`run_progressive_training`, plus
-        ``criterion``, the :class:`LossAggregator` to fit with.
+        Each refit fits ``retry.loss_type`` at ``retry_lr_factor`` times the learning rate for
+        at most ``retry.budget_fraction`` of the fit's step budget, from where training left
+        the decoder. A sample counts as recovered when, judged by the trainer's own loss, both
+        its terms end below ``loss_th``. The first four arguments are those of
+        :meth:`run_progressive_training`.
 
         Returns
         -------
@@ -205,13 +208,14 @@ class PRISMTrainer:
             How many failed samples were recovered.
         """
         self._load_samples(sample_centers, intensities, samples_per_line_meas)
+        criterion = LossAggregator(retry.loss_type)
         saved_lrs = [group["lr"] for group in self.optimizer.param_groups]
         for group in self.optimizer.param_groups:
             group["lr"] *= self.config.retry_lr_factor
         recovered = 0
         for record in list(self.failed):
             self.telescope_agg.set_reference(self.reconstruction)
-            if self._fit(record["index"], criterion).converged:
+            if self._fit(record["index"], criterion, retry.budget_fraction).converged:
                 self.failed.remove(record)
                 recovered += 1
         for group, lr in zip(self.optimizer.param_groups, saved_lrs, strict=True):
@@ -297,9 +301,12 @@ class PRISMTrainer:
         self._record(index, fit, time.perf_counter() - began, score)
         return self._draw(figure)
 
-    def _fit(self, index: int, criterion: LossAggregator) -> SampleFit:
-        """Fit sample ``index`` (progressive) or every sample added (all at once)."""
-        budget = self.config.step_budget
+    def _fit(self, index: int, criterion: LossAggregator, share: float = 1.0) -> SampleFit:
+        """Fit sample ``index`` (progressive) or every sample added (all at once).
+
+        ``share`` scales the step budget (a retry's ``budget_fraction``).
+        """
+        budget = max(1, math.ceil(self.config.step_budget * share))
         if self.config.schedule == "all_at_once":
             budget *= self.telescope_agg.n_measured
             predict = self._predict_all

@@ -97,7 +97,7 @@ def solve(
     trainer.run_initialization(data.intensities[0], data.centers[0], data.ground_truth)
     args = (data.centers, data.intensities, data.ground_truth, data.samples_per_line_meas)
     trainer.run_progressive_training(*args)
-    trainer.retry_failed_samples(*args, LossAggregator(settings.retry.loss_type))
+    trainer.retry_failed_samples(*args, settings.retry)
     return Reconstruction(
         image=grid_image(trainer, data),
         history=trainer.history,

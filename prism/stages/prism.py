@@ -15,7 +15,6 @@ from prism.core.observers import CHECKPOINT_NAME
 from prism.core.operator import MeasurementSet
 from prism.core.trainers import PRISMTrainer
 from prism.io import atomic_write, file_sha256, load_checkpoint, save_checkpoint
-from prism.models.losses import LossAggregator
 from prism.solvers.prism import grid_image
 from prism.stages.reconstruct import save_reconstruction
 
@@ -83,7 +82,7 @@ def prism_retry(
         data.intensities,
         data.ground_truth,
         data.samples_per_line_meas,
-        LossAggregator(config.retry.loss_type),
+        config.retry,
     )
     wall_time = state["wall_time_s"] + time.perf_counter() - began
     save_reconstruction(

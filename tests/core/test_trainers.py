@@ -3,7 +3,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from prism.config import DecoderConfig, TrainingConfig
+from prism.config import DecoderConfig, RetryConfig, TrainingConfig
 from prism.core.aggregator import TelescopeAggregator
 from prism.core.observers import CHECKPOINT_NAME
 from prism.core.trainers import PRISMTrainer, create_scheduler
@@ -123,13 +123,34 @@ def test_retry_recovers_failed_samples(problem):
     trainer = make_trainer(problem, scheduler=None)
     failed_before = {failure["index"] for failure in run(trainer, problem)["failed"]}
     recovered = trainer.retry_failed_samples(
-        problem.centers, problem.y, problem.x, 1, LossAggregator("l1")
+        problem.centers, problem.y, problem.x, 1, RetryConfig(budget_fraction=1.0)
     )
     failed_after = {failure["index"] for failure in trainer.failed}
     assert recovered >= 1
     assert failed_after < failed_before
     assert recovered == len(failed_before) - len(failed_after)
     assert trainer.optimizer.param_groups[0]["lr"] == 0.01
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.5])
+def test_a_retry_takes_its_fraction_of_the_step_budget(problem, fraction):
+    config = replace(FAST_ALL_AT_ONCE, loss_th=1e-6)  # never reached: every fit fails
+    trainer = make_trainer(problem, config, scheduler=None)
+    assert len(run(trainer, problem, n=4)["failed"]) == 1
+    steps = []
+    trainer.fitter.step = lambda loss: steps.append(loss)  # count, do not descend
+    trainer.retry_failed_samples(
+        problem.centers[:4], problem.y[:4], problem.x, 1, RetryConfig(budget_fraction=fraction)
+    )
+    assert len(steps) == round(fraction * config.step_budget) * 4
+
+
+def test_a_retry_budget_outside_zero_to_one_is_refused():
+    for fraction in (0, 1.5):
+        with pytest.raises(
+            ValueError, match=f"`budget_fraction` must be in \\(0, 1\\], got {fraction}"
+        ):
+            RetryConfig(budget_fraction=fraction)
 
 
 def test_live_figure_is_drawn(problem):
