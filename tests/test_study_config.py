@@ -14,7 +14,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
-from prism.study import check_study
+from prism.study import algorithm_settings, check_study
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
@@ -100,6 +100,24 @@ def chain_text(error: BaseException) -> str:
         texts.append(f"{type(error).__name__}: {error}")
         error = error.__cause__ or error.__context__
     return "\n".join(texts)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "config").glob("*.yaml")))
+def test_every_shipped_study_passes(name):
+    """Each config/*.yaml, merged over config/config.yaml as `--configfile` merges it."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    update_config(config, yaml.safe_load((REPO / "config" / name).read_text()))
+    check(config)
+
+
+def test_the_default_study_fits_every_aperture_at_once():
+    """The first run stays short: no progressive PRISM variant in the default study."""
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    check(config)
+    prism = [name for name in config["algorithms"] if name.startswith("prism-")]
+    schedules = {algorithm_settings(config, name).training.schedule for name in prism}
+    assert prism and schedules == {"all_at_once"}
+    assert {"tv", "mpie", "epie"} <= set(config["algorithms"])
 
 
 def test_the_tiny_study_passes():
