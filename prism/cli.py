@@ -129,7 +129,7 @@ def _run_stage(args: argparse.Namespace, settings: dict, measurements, writer) -
         from prism.stages.reconstruct import reconstruct
 
         solver = find(args.algorithm)
-        progress = _scoped(writer, "epoch")
+        progress = _scoped(writer, "history")
         reconstruct(solver, measurements, settings[solver.name], args.out, writer=progress)
         progress.flush()
     elif args.stage == "evaluate":

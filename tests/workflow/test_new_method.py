@@ -104,4 +104,4 @@ def test_a_solver_module_and_a_config_entry_are_all_a_new_method_needs(tmp_path,
     assert run.data.params["dc_amplitude.scale"] == "0.9"
     assert run.data.params["dc_amplitude.seed"] == run.data.params["study.seed"]
     assert {"ssim", "psnr", "nrmse", "wall_time_s"} <= set(run.data.metrics)
-    assert "epoch/ssim" in run.data.metrics  # its history, step by step
+    assert "history/ssim" in run.data.metrics  # its history, step by step
