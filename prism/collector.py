@@ -35,6 +35,7 @@ COLLECTOR_LOCK = "collector.lock"
 POLL_S = 1.0
 STOP_TIMEOUT_S = 120.0
 MAX_ATTEMPTS = 5  # an event MLflow keeps refusing is skipped (with a warning) after these
+GIVE_UP_S = 60.0  # ... and after failing for this long (a database locked for a while waits)
 BATCH = 1000  # metrics per MLflow batch (its limit)
 
 
@@ -60,41 +61,54 @@ class Collector:
     def drain(self, *, final: bool = False) -> int:
         """Replay every journal's new events; return how many.
 
-        With ``final`` (no stage runs any more), the runs of journals that never ended are
-        marked FAILED and tagged ``prism.killed``. Only one drain runs at a time (a file lock),
-        so a study's collector and its finish never replay an event twice.
+        An event the store refuses (busy, locked, unreachable) is retried on the next drain,
+        and skipped with a warning only once it has failed ``MAX_ATTEMPTS`` times over at
+        least ``GIVE_UP_S`` seconds. With ``final`` (no stage runs any more) the drain repeats
+        until every event is replayed or skipped, then marks the runs of journals that never
+        ended FAILED and tags them ``prism.killed``. Only one drain runs at a time (a file
+        lock), so a study's collector and its finish never replay an event twice.
         """
         if not self.folder.exists():
             return 0
         with _locked(self.folder / COLLECTOR_LOCK):
             state_path = self.folder / COLLECTOR_STATE
             state = json.loads(state_path.read_text()) if state_path.exists() else {}
-            replayed = 0
-            for path in sorted(self.folder.glob("*.jsonl")):
-                entry = state.setdefault(path.name, {"offset": 0, "run_id": None, "open": False})
-                replayed += self._replay(path, entry)
-                if final and entry["open"]:
+            replayed, pending = self._pass(state)
+            while final and pending:
+                time.sleep(POLL_S)
+                more, pending = self._pass(state)
+                replayed += more
+            for entry in state.values() if final else ():
+                if entry["open"]:
                     self.client.set_tag(entry["run_id"], "prism.killed", "true")
                     self.client.set_terminated(entry["run_id"], "FAILED")
                     entry["open"] = False
             atomic_write(state_path, lambda tmp: tmp.write_text(json.dumps(state)))
         return replayed
 
-    def _replay(self, path: Path, entry: dict) -> int:
+    def _pass(self, state: dict) -> tuple[int, bool]:
+        """One pass over every journal: (events replayed, whether some wait for a retry)."""
+        replayed, pending = 0, False
+        for path in sorted(self.folder.glob("*.jsonl")):
+            entry = state.setdefault(path.name, {"offset": 0, "run_id": None, "open": False})
+            count, done = self._replay(path, entry)
+            replayed, pending = replayed + count, pending or not done
+        return replayed, pending
+
+    def _replay(self, path: Path, entry: dict) -> tuple[int, bool]:
+        """Replay a journal's new events: (how many, False when one waits for a retry)."""
         events, _ = read_events(path, entry["offset"])
         replayed = 0
         for group in _groups(events):
             try:
                 self._apply(entry, [event for _, event in group])
             except Exception as error:  # the store is busy or refuses the event
-                entry["errors"] = entry.get("errors", 0) + 1
-                if entry["errors"] < MAX_ATTEMPTS:
-                    _warn(f"{path.name}: {error}; will retry")
-                    break
-                _warn(f"{path.name}: {error}; event skipped after {MAX_ATTEMPTS} attempts")
+                if not _gives_up(path, entry, error):
+                    return replayed, False
             entry["offset"], entry["errors"] = group[-1][0], 0
+            entry.pop("failing_since", None)
             replayed += len(group)
-        return replayed
+        return replayed, True
 
     def _apply(self, entry: dict, events: list[dict]) -> None:
         event, run_id = events[0], entry["run_id"]
@@ -103,7 +117,7 @@ class Collector:
             metrics = [Metric(e["k"], e["v"], e["t"], e["s"]) for e in events]
             self.client.log_batch(run_id, metrics=metrics)
         elif kind == "open":
-            run_id = _find_or_create(self.client, self.record, event["key"], event["kind"])
+            run_id = _find_or_create(self.client, self.record, event)
             self.client.update_run(run_id, status="RUNNING")
             params = [Param(k, v) for k, v in event["params"].items()]
             tags = [RunTag(k, v) for k, v in event["tags"].items()]
@@ -115,8 +129,21 @@ class Collector:
         elif kind == "artifact":
             self.client.log_artifact(run_id, event["path"], artifact_path=event["folder"])
         elif kind == "close":
-            self.client.set_terminated(run_id, event["status"])
+            self.client.set_terminated(run_id, event["status"], end_time=event["t"])
             entry["open"] = False
+
+
+def _gives_up(path: Path, entry: dict, error: Exception) -> bool:
+    """Count a failed replay; True once the event has failed long and often enough to skip."""
+    entry["errors"] = entry.get("errors", 0) + 1
+    failing_s = time.time() - entry.setdefault("failing_since", time.time())
+    if entry["errors"] < MAX_ATTEMPTS or failing_s < GIVE_UP_S:
+        _warn(f"{path.name}: {error}; will retry")
+        return False
+    _warn(
+        f"{path.name}: {error}; event skipped after {entry['errors']} attempts in {failing_s:.0f} s"
+    )
+    return True
 
 
 def _groups(events: list[tuple[int, dict]]) -> Iterator[list[tuple[int, dict]]]:
@@ -224,7 +251,9 @@ def close_previous(record_path: str | os.PathLike) -> None:
     shutil.rmtree(journal_dir(record_path), ignore_errors=True)
 
 
-def _find_or_create(client: MlflowClient, record: dict, key: str, kind: str) -> str:
+def _find_or_create(client: MlflowClient, record: dict, event: dict) -> str:
+    """The run of a journal's ``open`` event under the study: found, or created at its time."""
+    key, kind = event["key"], event["kind"]
     parent = record["parent_run_id"]
     query = f"tags.`prism.key` = '{key}' and tags.`mlflow.parentRunId` = '{parent}'"
     found = client.search_runs([record["experiment_id"]], filter_string=query, max_results=1)
@@ -240,4 +269,5 @@ def _find_or_create(client: MlflowClient, record: dict, key: str, kind: str) -> 
     )
     if earlier:
         tags["prism.previous_attempt"] = earlier[0].info.run_id
-    return client.create_run(record["experiment_id"], tags=tags, run_name=key).info.run_id
+    run = client.create_run(record["experiment_id"], event["t"], tags=tags, run_name=key)
+    return run.info.run_id

@@ -91,7 +91,8 @@ def test_a_stage_that_never_ended_is_marked_killed_at_the_end(study):
     assert run.info.status == "FAILED" and run.data.tags["prism.killed"] == "true"
 
 
-def test_an_event_the_store_refuses_is_retried_then_skipped(study, capsys):
+def test_an_event_the_store_refuses_is_retried_then_skipped(study, capsys, monkeypatch):
+    monkeypatch.setattr("prism.collector.GIVE_UP_S", 0.0)
     client, record, _ = study
     with journaled_run(record, wildcards=KEY, rule="r", params={}) as journal:
         journal.log_artifact(record.parent / "missing.png")  # refused: no such file
@@ -102,6 +103,7 @@ def test_an_event_the_store_refuses_is_retried_then_skipped(study, capsys):
         assert "will retry" in capsys.readouterr().err
     collector.drain()
     assert "skipped after 5 attempts" in capsys.readouterr().err
+    assert collector.drain() == 0
     (run,) = client.search_runs(
         [client.get_experiment_by_name("unit").experiment_id], "tags.`prism.kind` = 'data'"
     )
