@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -227,6 +228,8 @@ def stop_collector(record_path: str | os.PathLike) -> None:
 
 def _alive(pid: int) -> bool:
     """Whether a process runs (a zombie, dead but not yet reaped, does not)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -240,14 +243,42 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
-def close_previous(record_path: str | os.PathLike) -> None:
-    """Replay and close what a killed earlier study left in the journal folder."""
-    if Path(record_path).exists() and journal_dir(record_path).exists():
-        stop_collector(record_path)
-        try:
-            Collector(record_path).drain(final=True)
-        except Exception as error:  # that study's store may be gone: its runs stay as they are
-            _warn(f"the previous study's journals could not be replayed: {error}")
+def close_abandoned(studies: str | os.PathLike, keep: str | os.PathLike) -> set[str]:
+    """Close the studies whose owner is gone; return the parent run ids of the live ones.
+
+    Every study has a folder of its own under ``studies`` (``<id>/study.json``, its journal
+    and its collector's log), so two invocations in one working directory never share a
+    record. A study whose owner process has ended (on this host) and whose journal is still
+    there was killed: its journals are replayed and the runs of stages that never ended marked
+    killed (:meth:`Collector.drain`). A study on another host counts as live.
+
+    Parameters
+    ----------
+    studies : path-like
+        The folder of the study folders.
+    keep : path-like
+        The record of the study starting now (left alone).
+    """
+    live = set()
+    for record_path in sorted(Path(studies).glob("*/study.json")):
+        if record_path.resolve() == Path(keep).resolve():
+            continue
+        record = json.loads(record_path.read_text())
+        if record.get("host", socket.gethostname()) != socket.gethostname() or _alive(
+            record.get("owner", -1)
+        ):
+            live.add(record["parent_run_id"])
+        elif journal_dir(record_path).exists():
+            _close(record_path)
+    return live
+
+
+def _close(record_path: Path) -> None:
+    stop_collector(record_path)
+    try:
+        Collector(record_path).drain(final=True)
+    except Exception as error:  # that study's store may be gone: its runs stay as they are
+        _warn(f"the journals of {record_path} could not be replayed: {error}")
     shutil.rmtree(journal_dir(record_path), ignore_errors=True)
 
 

@@ -18,6 +18,7 @@ import csv
 import json
 import os
 import shutil
+import socket
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from mlflow.entities import Metric, Param
 from prism.collector import (
     BATCH,
     Collector,
-    close_previous,
+    close_abandoned,
     start_collector,
     stop_collector,
     workdir_tag,
@@ -67,9 +68,11 @@ def start_study(
     """Create the experiment and the study's parent run, and start the study's collector.
 
     The parent run gets the study config as params (flattened, lists as JSON) and as the
-    artifact ``config.json``; a new experiment gets a description of what it holds. What a
-    killed earlier study left in the journal folder is replayed and closed first. The record
-    written to ``record_path`` tells jobs where to journal.
+    artifact ``config.json``; a new experiment gets a description of what it holds. Each
+    study has a folder of its own (``record_path`` is ``<studies>/<id>/study.json``, the
+    journal and the collector's log beside it); the studies of killed invocations in sibling
+    folders are closed first (:func:`prism.collector.close_abandoned`), those still running
+    are left alone. The record tells jobs where to journal.
 
     Parameters
     ----------
@@ -90,8 +93,8 @@ def start_study(
         experiment_id = _experiment_id(client, experiment)
     except Exception as error:  # MLflow raises many types for a bad URI or a dead server
         raise RuntimeError(f"MLflow tracking at {uri!r} is not usable: {error}") from error
-    close_previous(record_path)
-    _fail_stale_runs(client, experiment_id)
+    live = close_abandoned(Path(record_path).parent.parent, record_path)
+    _fail_stale_runs(client, experiment_id, live)
     tags = git_state() | {"prism.kind": "study", "prism.config_hash": config_hash(config)}
     run = client.create_run(experiment_id, tags=tags | workdir_tag(), run_name="study")
     run_id = run.info.run_id
@@ -100,9 +103,10 @@ def start_study(
         client.log_batch(run_id, params=params[first : first + 100])
     client.log_text(run_id, json.dumps(config, indent=2, sort_keys=True), "config.json")
     record = {"uri": uri, "experiment_id": experiment_id, "parent_run_id": run_id}
-    record["started"] = time.time()
+    owner = owner if owner is not None else os.getppid()
+    record |= {"started": time.time(), "owner": owner, "host": socket.gethostname()}
     atomic_write(record_path, lambda tmp: tmp.write_text(json.dumps(record)))
-    start_collector(record_path, owner if owner is not None else os.getppid())
+    start_collector(record_path, owner)
     return run_id
 
 
@@ -117,15 +121,17 @@ def _param_value(value) -> str:
     return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
-def _fail_stale_runs(client: MlflowClient, experiment_id: str) -> None:
+def _fail_stale_runs(client: MlflowClient, experiment_id: str, live: set[str]) -> None:
     """Mark runs of this working directory left RUNNING by a killed workflow as FAILED.
 
-    Snakemake's lock means no other workflow runs in this directory now, so such runs can only
-    come from jobs that were killed (SIGKILL, power loss) before they could close their run.
+    Runs of the studies in ``live`` (parent run ids of invocations still running here, see
+    :func:`prism.collector.close_abandoned`), and those studies' own runs, are left alone.
     """
     workdir = workdir_tag()["prism.workdir"]
     query = f"attributes.status = 'RUNNING' and tags.`prism.workdir` = '{workdir}'"
     for run in client.search_runs([experiment_id], filter_string=query, max_results=1000):
+        if {run.info.run_id, run.data.tags.get("mlflow.parentRunId")} & live:
+            continue
         client.set_tag(run.info.run_id, "prism.killed", "true")
         client.set_terminated(run.info.run_id, "FAILED")
 

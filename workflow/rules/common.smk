@@ -1,13 +1,20 @@
 # Paths, wildcard constraints and small helpers shared by every rule.
 import json
+import os
 import shlex
+import time
 from pathlib import Path
 
 from prism.solvers import algorithm_pattern
 from prism.stages.data import image_file
 from prism.study import DATA_KEY, MEASUREMENTS, METRICS, PREPARED, RUN_DIR, jobs, method_settings
 
-STUDY_RECORD = ".prism/study.json"
+# Each invocation is a study of its own, with its own record (two invocations in one directory
+# never share one). Jobs read it from the environment (also on a cluster), so that the rules'
+# commands stay the same from one invocation to the next (a changed command reruns a job).
+STUDY_ID = os.environ.setdefault("PRISM_STUDY_ID", f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+STUDY_DIR = f".prism/studies/{STUDY_ID}"
+STUDY_RECORD = os.environ["PRISM_STUDY_RECORD"] = f"{STUDY_DIR}/study.json"
 
 
 wildcard_constraints:
@@ -45,7 +52,7 @@ def study_metrics():
     return [METRICS.format(**job) for job in jobs(config)]
 
 
-TRACK = f"--track {STUDY_RECORD} --rule {{rule}} --wildcards {{params.identity:q}} --threads {{threads}}"
+TRACK = '--track "$PRISM_STUDY_RECORD" --rule {rule} --wildcards {params.identity:q} --threads {threads}'
 
 
 def summarized_now():

@@ -15,7 +15,7 @@ onstart:
     )
 
 
-STUDY_CONFIG_FILE = ".prism/study-config.json"
+STUDY_CONFIG_FILE = f"{STUDY_DIR}/config.json"
 
 
 onsuccess:
