@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import skimage.data
 import skimage.io
+import tifffile
 import torch
 
 from prism.config import NoiseConfig, PatternConfig, PhysicsConfig
@@ -19,7 +21,11 @@ from prism.core.simulation import physics_geometry, prepare_object, simulate_mea
 from prism.io import load_arrays, save_arrays, save_measurements
 
 BUILTIN_IMAGES = ("moon", "camera", "astronaut", "coins", "brick", "grass", "hubble_deep_field")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+FITS_SUFFIXES = (".fits", ".fit", ".fts")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", *FITS_SUFFIXES)
+# The most pixels an image file may hold: a prepared object is resized to at most the grid, so
+# a larger file only costs memory (a 10^9-pixel TIFF would be read whole before that).
+MAX_PIXELS = 8192 * 8192
 
 
 def image_file(name: str, folder: str | os.PathLike = "data/raw") -> Path | None:
@@ -33,7 +39,9 @@ def image_file(name: str, folder: str | os.PathLike = "data/raw") -> Path | None
     ------
     ValueError
         When several files are named so (listing them), when the one there has a suffix
-        other than :data:`IMAGE_SUFFIXES`, or when only its DVC pointer is there (not pulled).
+        other than :data:`IMAGE_SUFFIXES`, is not a readable image or holds more than
+        :data:`MAX_PIXELS` pixels (read from its header, :func:`image_shape`), or when only
+        its DVC pointer is there (not pulled).
     """
     folder = Path(folder)
     found = sorted(path for path in folder.glob("*") if path.stem == name and path.is_file())
@@ -46,6 +54,7 @@ def image_file(name: str, folder: str | os.PathLike = "data/raw") -> Path | None
                 f"{found[0]}: images with the suffix {found[0].suffix!r} are not read; "
                 f"supported: {', '.join(IMAGE_SUFFIXES)} (convert it, e.g. to .tif)"
             )
+        check_size(found[0])
         return found[0]
     pointers = sorted(path for path in folder.glob("*.dvc") if Path(path.stem).stem == name)
     if pointers:
@@ -56,18 +65,67 @@ def image_file(name: str, folder: str | os.PathLike = "data/raw") -> Path | None
     return None
 
 
-def read_image(source: str | os.PathLike) -> np.ndarray:
-    """Read an image file, or a scikit-image built-in by name (no downloads).
+def image_shape(path: str | os.PathLike) -> tuple[int, int]:
+    """``(height, width)`` of an image file, read from its header (no pixel is decoded).
 
     Raises
     ------
     ValueError
-        When the source is neither a readable image file nor a built-in name.
+        When the file is not a readable image.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in FITS_SUFFIXES:
+            from astropy.io import fits  # only for FITS files
+
+            with fits.open(path) as hdus:
+                shape = _fits_image(hdus, path).shape
+            return shape[-2], shape[-1]
+        if suffix in (".tif", ".tiff"):
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]
+                return page.imagelength, page.imagewidth
+        with PIL.Image.open(path) as image:
+            width, height = image.size
+            return height, width
+    except PIL.Image.DecompressionBombError as error:
+        raise ValueError(f"{path} is too large ({error})") from error
+    except Exception as error:  # each reader raises its own types for broken files
+        raise ValueError(f"{path} is not a readable image ({error})") from error
+
+
+def check_size(path: str | os.PathLike) -> None:
+    """Refuse an image file of more than :data:`MAX_PIXELS` pixels, before reading it."""
+    height, width = image_shape(path)
+    if height * width > MAX_PIXELS:
+        raise ValueError(
+            f"{path} has {height} x {width} = {height * width} pixels; at most {MAX_PIXELS} "
+            f"(8192 x 8192) are read: a prepared object is resized to the grid anyway, so "
+            f"downsample the image first"
+        )
+
+
+def read_image(source: str | os.PathLike) -> np.ndarray:
+    """Read an image file, or a scikit-image built-in by name (no downloads).
+
+    A FITS file gives its first HDU holding an image (one 2-D plane, after dropping axes of
+    length 1), flipped so that its first row is at the top, as FITS viewers show it; blank
+    (NaN) pixels take the darkest finite value.
+
+    Raises
+    ------
+    ValueError
+        When the source is neither a readable image file nor a built-in name, or holds more
+        than :data:`MAX_PIXELS` pixels.
     """
     path = Path(source)
     if path.suffix:
         if not path.is_file():
             raise ValueError(f"image {path} does not exist")
+        check_size(path)
+        if path.suffix.lower() in FITS_SUFFIXES:
+            return _read_fits(path)
         try:
             return skimage.io.imread(path)
         except Exception as error:  # imageio raises many types for broken files
@@ -78,6 +136,27 @@ def read_image(source: str | os.PathLike) -> np.ndarray:
             f"({', '.join(BUILTIN_IMAGES)}); drop a file in data/raw/ to use your own"
         )
     return getattr(skimage.data, str(source))()
+
+
+def _fits_image(hdus, path: Path):
+    """The first HDU of a FITS file that holds an image (at least two axes)."""
+    for hdu in hdus:
+        if hdu.header.get("NAXIS", 0) >= 2:
+            return hdu
+    raise ValueError(f"{path} holds no image (no HDU with two or more axes)")
+
+
+def _read_fits(path: Path) -> np.ndarray:
+    from astropy.io import fits  # only for FITS files
+
+    with fits.open(path, memmap=False) as hdus:
+        plane = np.squeeze(np.asarray(_fits_image(hdus, path).data, dtype=np.float64))
+    if plane.ndim != 2:
+        raise ValueError(f"{path}: a FITS image must be one 2-D plane, got shape {plane.shape}")
+    finite = np.isfinite(plane)
+    if not finite.any():
+        raise ValueError(f"{path}: every pixel of its FITS image is blank (NaN)")
+    return np.flipud(np.where(finite, plane, plane[finite].min()))
 
 
 def prepare(source: str | os.PathLike, out_path: str | os.PathLike, physics: PhysicsConfig) -> dict:

@@ -162,9 +162,9 @@ def test_noise_floor_estimates_the_loss_between_noisy_and_clean_data(tmp_path, n
 def test_an_object_name_takes_exactly_one_image_file(tmp_path):
     from prism.stages.data import image_file
 
-    (tmp_path / "m51.png").write_bytes(b"x")
-    (tmp_path / "m51.old.png").write_bytes(b"x")  # another stem: not m51
-    (tmp_path / "m51.$(touch pwned).png").write_bytes(b"x")  # nor this one
+    image = np.eye(8, dtype=np.uint8) * 255
+    for name in ("m51.png", "m51.old.png", "m51.$(touch pwned).png"):  # only the first is m51
+        skimage.io.imsave(tmp_path / name, image, check_contrast=False)
     assert image_file("m51", tmp_path) == tmp_path / "m51.png"
     assert image_file("m82", tmp_path) is None  # a built-in name, or an unknown object
     (tmp_path / "m51.tif").write_bytes(b"x")
@@ -172,7 +172,7 @@ def test_an_object_name_takes_exactly_one_image_file(tmp_path):
         image_file("m51", tmp_path)
 
 
-@pytest.mark.parametrize("suffix", [".fits", ".webp"])
+@pytest.mark.parametrize("suffix", [".webp", ".gif"])
 def test_an_unsupported_image_format_is_named(tmp_path, suffix):
     from prism.stages.data import image_file
 
@@ -187,3 +187,52 @@ def test_an_image_not_pulled_from_dvc_says_so(tmp_path):
     (tmp_path / "m51.png.dvc").write_text("outs: []\n")
     with pytest.raises(ValueError, match="m51.png is not here: run `dvc pull`"):
         image_file("m51", tmp_path)
+
+
+def test_a_fits_image_is_read_top_row_first_with_blank_pixels_darkest(tmp_path):
+    from astropy.io import fits
+
+    from prism.stages.data import image_file
+
+    plane = np.arange(12.0).reshape(1, 3, 4)  # an axis of length 1, as cubes of one plane have
+    plane[0, 1, 1] = np.nan
+    empty_primary = fits.PrimaryHDU()
+    fits.HDUList([empty_primary, fits.ImageHDU(plane)]).writeto(tmp_path / "m51.fits")
+    assert image_file("m51", tmp_path) == tmp_path / "m51.fits"
+    image = read_image(tmp_path / "m51.fits")
+    expected = np.flipud(np.where(np.isnan(plane[0]), 0.0, plane[0]))
+    assert np.array_equal(image, expected)
+    prepare(tmp_path / "m51.fits", tmp_path / "m51.npz", PHYSICS)
+    assert load_arrays(tmp_path / "m51.npz")["object"].max() == pytest.approx(1)
+
+
+def test_a_fits_cube_is_refused_naming_its_shape(tmp_path):
+    from astropy.io import fits
+
+    fits.PrimaryHDU(np.ones((2, 3, 4))).writeto(tmp_path / "cube.fits")
+    with pytest.raises(ValueError, match=r"one 2-D plane, got shape \(2, 3, 4\)"):
+        read_image(tmp_path / "cube.fits")
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".fits"])
+def test_an_image_beyond_the_pixel_limit_is_refused_before_it_is_read(
+    tmp_path, monkeypatch, suffix
+):
+    from astropy.io import fits
+
+    from prism.stages import data
+
+    path = tmp_path / f"big{suffix}"
+    image = (np.arange(30 * 40).reshape(30, 40) % 256).astype(np.uint8)
+    if suffix == ".fits":
+        fits.PrimaryHDU(image.astype(np.float32)).writeto(path)
+    else:
+        skimage.io.imsave(path, image, check_contrast=False)
+    assert data.image_shape(path) == (30, 40)
+    monkeypatch.setattr(data, "MAX_PIXELS", 30 * 40 - 1)
+    message = f"big{suffix} has 30 x 40 = 1200 pixels; at most 1199"
+    with pytest.raises(ValueError, match=message):
+        data.image_file("big", tmp_path)
+    monkeypatch.setattr(data.skimage.io, "imread", lambda path: pytest.fail("decoded"))
+    with pytest.raises(ValueError, match=message):
+        read_image(path)

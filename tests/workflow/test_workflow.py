@@ -8,6 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import imageio.v3 as imageio
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -235,7 +236,10 @@ def test_a_second_invocation_has_nothing_to_do(tiny_study, workflow_tools):
 def test_a_failing_job_leaves_its_run_and_the_study_failed(tmp_path, workflow_tools):
     workdir = workflow_tools.copy_workflow(tmp_path)
     (workdir / "data/raw").mkdir(parents=True, exist_ok=True)
-    (workdir / "data/raw/broken.png").write_bytes(b"\x89PNG not really")
+    whole = workdir / "data/raw/whole.png"  # a header that reads, pixels that do not
+    imageio.imwrite(whole, np.eye(40, dtype=np.uint8) * 255)
+    (workdir / "data/raw/broken.png").write_bytes(whole.read_bytes()[:60])
+    whole.unlink()
     done = workflow_tools.snakemake(workdir, "--cores", "1", "--config", "objects=[broken]")
     assert done.returncode != 0
     log = (workdir / "logs/prepare/broken.log").read_text()
