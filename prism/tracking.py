@@ -15,8 +15,10 @@ study's results.
 from __future__ import annotations
 
 import csv
+import importlib.metadata
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -53,6 +55,8 @@ EXPERIMENT_NOTE = (
     "(prism.kind = data). Every run is tagged with the git commit, the config hash and, where "
     "it reads measurements, their hash."
 )
+# The exact environment of the tests and the README's figures (.ci/run installs from it).
+LOCK = Path(__file__).resolve().parents[1] / "requirements-lock.txt"
 # What a finished study's parent run keeps from its results folder (beside every PNG there).
 STUDY_FILES = ("summary.csv", "summary.html", "methods.csv", "timing.csv", "report.html")
 
@@ -95,9 +99,13 @@ def start_study(
         raise RuntimeError(f"MLflow tracking at {uri!r} is not usable: {error}") from error
     live = close_abandoned(Path(record_path).parent.parent, record_path)
     _fail_stale_runs(client, experiment_id, live)
+    packages = installed_packages()
     tags = git_state() | {"prism.kind": "study", "prism.config_hash": config_hash(config)}
+    tags |= {"prism.env_hash": config_hash(packages), "prism.env_locked": env_locked(packages)}
     run = client.create_run(experiment_id, tags=tags | workdir_tag(), run_name="study")
     run_id = run.info.run_id
+    environment = "".join(f"{name}=={version}\n" for name, version in sorted(packages.items()))
+    client.log_text(run_id, environment, "environment.txt")
     params = [Param(k, _param_value(v)) for k, v in flatten(config).items()]
     for first in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
         client.log_batch(run_id, params=params[first : first + 100])
@@ -108,6 +116,30 @@ def start_study(
     atomic_write(record_path, lambda tmp: tmp.write_text(json.dumps(record)))
     start_collector(record_path, owner)
     return run_id
+
+
+def installed_packages() -> dict[str, str]:
+    """Every installed distribution's version, by normalised name (this project's left out)."""
+    found = {}
+    for distribution in importlib.metadata.distributions():
+        name = re.sub(r"[-_.]+", "-", distribution.metadata["Name"]).lower()
+        if name != "prism":
+            found[name] = distribution.version
+    return found
+
+
+def env_locked(packages: dict[str, str], lock: Path = LOCK) -> str:
+    """'true' when every package of the lock file is installed at its locked version.
+
+    'false' otherwise, 'unknown' without the lock file (an installed copy, not a checkout).
+    """
+    if not lock.exists():
+        return "unknown"
+    for line in lock.read_text().splitlines():
+        name, _, version = line.split("#")[0].partition("==")
+        if version and packages.get(re.sub(r"[-_.]+", "-", name).lower()) != version.strip():
+            return "false"
+    return "true"
 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:

@@ -18,6 +18,7 @@ PROJECT_FILES = (
     ".dvcignore",
     "data/raw",
     "data/.gitignore",
+    "requirements-lock.txt",
 )
 WORKFLOW_TESTS = Path(__file__).resolve().parent
 ENV = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1"}

@@ -163,6 +163,10 @@ def test_the_study_run_holds_its_config_results_and_headline_metrics(tiny_study)
         assert study.data.metrics[f"ssim/{row.algorithm}/{case}"] == pytest.approx(row.ssim_mean)
         best = study.data.metrics[f"versus_best/{row.algorithm}/{case}"]
         assert best == pytest.approx(row.versus_best_mean, abs=1e-6)
+    assert len(study.data.tags["prism.env_hash"]) == 64
+    assert study.data.tags["prism.env_locked"] in {"true", "false"}  # the lock file is there
+    environment = Path(client.download_artifacts(run_id, "environment.txt")).read_text()
+    assert "torch==2.13.0" in environment
     experiment = client.get_experiment(study.info.experiment_id)
     assert "parent run named `study`" in experiment.tags["mlflow.note.content"]
 
