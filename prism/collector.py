@@ -37,6 +37,7 @@ POLL_S = 1.0
 STOP_TIMEOUT_S = 120.0
 MAX_ATTEMPTS = 5  # an event MLflow keeps refusing is skipped (with a warning) after these
 GIVE_UP_S = 60.0  # ... and after failing for this long (a database locked for a while waits)
+FINAL_WAIT_S = 300.0  # the study's finish waits this long for a refusing store at most
 BATCH = 1000  # metrics per MLflow batch (its limit)
 
 
@@ -62,29 +63,43 @@ class Collector:
     def drain(self, *, final: bool = False) -> int:
         """Replay every journal's new events; return how many.
 
-        An event the store refuses (busy, locked, unreachable) is retried on the next drain,
-        and skipped with a warning only once it has failed ``MAX_ATTEMPTS`` times over at
-        least ``GIVE_UP_S`` seconds. With ``final`` (no stage runs any more) the drain repeats
-        until every event is replayed or skipped, then marks the runs of journals that never
-        ended FAILED and tags them ``prism.killed``. Only one drain runs at a time (a file
-        lock), so a study's collector and its finish never replay an event twice.
+        An event the store refuses (busy, locked, unreachable) is retried on the next drain;
+        once a journal has failed ``MAX_ATTEMPTS`` times over at least ``GIVE_UP_S`` seconds,
+        each event it fails on is skipped with a warning. With ``final`` (no stage runs any
+        more) the drain repeats, for at most ``FINAL_WAIT_S`` seconds, until every event is
+        replayed or skipped; then the runs of journals that never ended are marked FAILED and
+        tagged ``prism.killed``. :attr:`complete` tells whether nothing was left. Only one
+        drain runs at a time (a file lock), so a study's collector and its finish never
+        replay an event twice.
         """
+        self.complete = True
         if not self.folder.exists():
             return 0
         with _locked(self.folder / COLLECTOR_LOCK):
             state_path = self.folder / COLLECTOR_STATE
             state = json.loads(state_path.read_text()) if state_path.exists() else {}
-            replayed, pending = self._pass(state)
-            while final and pending:
-                time.sleep(POLL_S)
-                more, pending = self._pass(state)
-                replayed += more
-            for entry in state.values() if final else ():
+            try:
+                replayed = self._drain(state, final)
+            finally:  # offsets on disk even when stopped mid-drain: no event replayed twice
+                atomic_write(state_path, lambda tmp: tmp.write_text(json.dumps(state)))
+        return replayed
+
+    def _drain(self, state: dict, final: bool) -> int:
+        replayed, pending = self._pass(state)
+        deadline = time.monotonic() + FINAL_WAIT_S
+        while final and pending and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+            more, pending = self._pass(state)
+            replayed += more
+        self.complete = not pending
+        if final and pending:
+            _warn(f"events left in {self.folder}: the next study replays them")
+        elif final:
+            for entry in state.values():
                 if entry["open"]:
                     self.client.set_tag(entry["run_id"], "prism.killed", "true")
                     self.client.set_terminated(entry["run_id"], "FAILED")
                     entry["open"] = False
-            atomic_write(state_path, lambda tmp: tmp.write_text(json.dumps(state)))
         return replayed
 
     def _pass(self, state: dict) -> tuple[int, bool]:
@@ -106,8 +121,10 @@ class Collector:
             except Exception as error:  # the store is busy or refuses the event
                 if not _gives_up(path, entry, error):
                     return replayed, False
-            entry["offset"], entry["errors"] = group[-1][0], 0
-            entry.pop("failing_since", None)
+            else:
+                entry["errors"] = 0
+                entry.pop("failing_since", None)
+            entry["offset"] = group[-1][0]
             replayed += len(group)
         return replayed, True
 
@@ -279,7 +296,7 @@ def _close(record_path: Path) -> None:
         Collector(record_path).drain(final=True)
     except Exception as error:  # that study's store may be gone: its runs stay as they are
         _warn(f"the journals of {record_path} could not be replayed: {error}")
-    shutil.rmtree(journal_dir(record_path), ignore_errors=True)
+    shutil.rmtree(journal_dir(record_path), ignore_errors=True)  # one more chance was given
 
 
 def _find_or_create(client: MlflowClient, record: dict, event: dict) -> str:

@@ -181,8 +181,10 @@ def finish_study(
     """
     record = json.loads(Path(record_path).read_text())
     stop_collector(record_path)
-    Collector(record_path).drain(final=True)
-    shutil.rmtree(journal_dir(record_path), ignore_errors=True)
+    collector = Collector(record_path)
+    collector.drain(final=True)
+    if collector.complete:  # else the journals stay for the next study to replay
+        shutil.rmtree(journal_dir(record_path), ignore_errors=True)
     client = MlflowClient(record["uri"])
     run_id = record["parent_run_id"]
     if status == "FINISHED" and results is not None:

@@ -124,3 +124,19 @@ def test_a_tracked_stage_never_imports_mlflow(tmp_path):
     assert done.stdout.strip() == "False"
     (journal,) = journal_dir(record).glob("*.jsonl")
     assert [event["e"] for _, event in read_events(journal, 0)[0]][-1] == "close"
+
+
+def test_a_finish_waits_a_bounded_time_and_keeps_what_the_store_refused(study, monkeypatch):
+    monkeypatch.setattr("prism.collector.FINAL_WAIT_S", 0.0)  # GIVE_UP_S stays 60 s
+    client, record, _ = study
+    with journaled_run(record, wildcards=KEY, rule="r", params={}) as journal:
+        journal.log_artifact(record.parent / "missing.png")  # refused: no such file
+    collector = Collector(record)
+    collector.drain(final=True)
+    assert not collector.complete
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("unit").experiment_id], "tags.`prism.kind` = 'data'"
+    )
+    assert run.info.status == "RUNNING" and "prism.killed" not in run.data.tags  # not judged
+    state = json.loads((journal_dir(record) / "collector.json").read_text())
+    assert [entry["errors"] for entry in state.values()] == [1]  # kept for the next study
