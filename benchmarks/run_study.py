@@ -30,11 +30,15 @@ from pathlib import Path
 
 import yaml
 
-from prism.cli import main as prism_stage
-from prism.config import PatternConfig, from_mapping
-from prism.solvers import find
-from prism.stages.data import image_file
-from prism.study import MEASUREMENTS, METRICS, PREPARED, RUN_DIR, check_study, jobs, method_settings
+from prism.cpu import pin_instruction_set
+
+pin_instruction_set()  # as `python -m prism` does, before torch loads
+
+from prism.cli import main as prism_stage  # noqa: E402
+from prism.config import PatternConfig, from_mapping  # noqa: E402
+from prism.solvers import find  # noqa: E402
+from prism.stages.data import image_file  # noqa: E402
+from prism.study import MEASUREMENTS, METRICS, PREPARED, RUN_DIR, check_study, jobs, method_settings  # noqa: E402
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "prism"
 LAYERS = (  # lowest first; a module imports only from its own layer or lower ones
-    ("prism.config",),  # typed settings: the only defaults
+    ("prism.config", "prism.cpu"),  # typed settings: the only defaults; the CPU pins
     ("prism.core", "prism.core.grid", "prism.core.optics", "prism.core.sampling"),
     ("prism.core.detector",),
     ("prism.core.simulation", "prism.core.operator"),  # the physics and its one operator
