@@ -265,12 +265,12 @@ def plot_gains(table: pd.DataFrame, out_png, *, gain: str) -> None:
         _save(figure, out_png)
         return
     grid = shown.pivot(index="algorithm", columns="case", values=f"{gain}_mean")
-    grid = grid.loc[ordered(grid.index)]
+    grid = grid.loc[ordered(grid.index), list(dict.fromkeys(shown["case"]))]  # the table's order
     columns = list(grid.columns)
     if gain == "versus_best":
         best = shown.groupby("case")["best_classical"].first()
         columns = [f"{case}\nvs {label(best[case])}" for case in columns]
-    height = 0.28 * len(grid) + 1.6
+    height = 0.28 * len(grid) + 2.2
     figure, axis = plt.subplots(figsize=(PAPER_WIDTH_IN, height), layout="constrained")
     limit = max(float(np.nanmax(np.abs(grid.to_numpy()))), 0.05)
     image = axis.imshow(grid.to_numpy(), cmap="PuOr", vmin=-limit, vmax=limit, aspect="auto")
@@ -280,7 +280,7 @@ def plot_gains(table: pd.DataFrame, out_png, *, gain: str) -> None:
     axis.set_xticks(range(grid.shape[1]), columns, rotation=30, ha="right", fontsize=6)
     axis.set_yticks(range(grid.shape[0]), [label(name) for name in grid.index], fontsize=7)
     colourbar = figure.colorbar(image, ax=axis, shrink=0.8)
-    colourbar.set_label(f"SSIM minus {GAINS[gain]}", fontsize=7)
+    colourbar.set_label(f"SSIM minus\n{GAINS[gain]}", fontsize=7)
     colourbar.ax.tick_params(labelsize=6)
     _save(figure, out_png)
 
