@@ -231,7 +231,7 @@ def _study(args: argparse.Namespace) -> None:
             sys.exit(f"error: {error}\n{hint}")
         print(f"MLflow study run {run_id} at {uri}", file=sys.stderr)
     elif args.stage == "study-collect":
-        from prism.collector import collect
+        from prism.tracking.collector import collect
 
         collect(args.record, args.owner)
     else:

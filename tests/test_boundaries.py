@@ -12,7 +12,7 @@ CORE += sorted((PACKAGE / "solvers").glob("*.py"))
 CORE += [PACKAGE / "metrics.py", PACKAGE / "config.py"]
 ALLOWED = {"torch", "numpy", "skimage", "prism"} | set(sys.stdlib_module_names)
 LAZY_ONLY = {"prism.plotting"}
-EDGE = ("prism.tracking", "prism.collector", "prism.journal", "prism.stages", "prism.cli")
+EDGE = ("prism.tracking", "prism.journal", "prism.stages", "prism.cli")
 EDGE += ("prism.io",)
 # The trainer's API takes a log_dir: it and its checkpointer alone touch files (prism.io).
 CHECKPOINT_WRITERS = ("trainers.py", "observers.py")

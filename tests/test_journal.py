@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from prism.collector import Collector
 from prism.journal import journal_dir, journaled_run, read_events
+from prism.tracking.collector import Collector
 
 KEY = {"object": "moon", "pattern": "p", "n_samples": 3, "noise": "z", "seed": 0}
 RECONSTRUCTION = KEY | {"algorithm": "tv"}
@@ -92,7 +92,7 @@ def test_a_stage_that_never_ended_is_marked_killed_at_the_end(study):
 
 
 def test_an_event_the_store_refuses_is_retried_then_skipped(study, capsys, monkeypatch):
-    monkeypatch.setattr("prism.collector.GIVE_UP_S", 0.0)
+    monkeypatch.setattr("prism.tracking.collector.GIVE_UP_S", 0.0)
     client, record, _ = study
     with journaled_run(record, wildcards=KEY, rule="r", params={}) as journal:
         journal.log_artifact(record.parent / "missing.png")  # refused: no such file
@@ -127,7 +127,7 @@ def test_a_tracked_stage_never_imports_mlflow(tmp_path):
 
 
 def test_a_finish_waits_a_bounded_time_and_keeps_what_the_store_refused(study, monkeypatch):
-    monkeypatch.setattr("prism.collector.FINAL_WAIT_S", 0.0)  # GIVE_UP_S stays 60 s
+    monkeypatch.setattr("prism.tracking.collector.FINAL_WAIT_S", 0.0)  # GIVE_UP_S stays 60 s
     client, record, _ = study
     with journaled_run(record, wildcards=KEY, rule="r", params={}) as journal:
         journal.log_artifact(record.parent / "missing.png")  # refused: no such file

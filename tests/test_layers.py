@@ -18,7 +18,7 @@ LAYERS = (  # lowest first; a module imports only from its own layer or lower on
     ("prism.solvers", "prism.solvers.*"),  # every method, behind one interface
     ("prism.study",),  # the study grid and its checks
     ("prism.stages", "prism.stages.*", "prism.figures", "prism.journal"),
-    ("prism.collector", "prism.tracking"),  # MLflow
+    ("prism.tracking", "prism.tracking.*"),  # MLflow
     ("prism.cli", "prism.__main__"),
 )
 

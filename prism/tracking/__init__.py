@@ -1,6 +1,6 @@
 """MLflow at the edge: the study's parent run and the collector that fills it.
 
-With :mod:`prism.collector`, the only module that imports MLflow. A study (one workflow
+This package is the only one that imports MLflow. A study (one workflow
 invocation) is a parent run, created by :func:`start_study` once before any parallel job.
 Jobs never talk to MLflow: each tracked stage writes a journal (:mod:`prism.journal`), and one
 collector process, started with the study, replays every journal into MLflow about every
@@ -28,7 +28,9 @@ import numpy as np
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
-from prism.collector import (
+from prism.io import atomic_write
+from prism.journal import config_hash, flatten, git_state, journal_dir
+from prism.tracking.collector import (
     BATCH,
     Collector,
     close_abandoned,
@@ -36,8 +38,6 @@ from prism.collector import (
     stop_collector,
     workdir_tag,
 )
-from prism.io import atomic_write
-from prism.journal import config_hash, flatten, git_state, journal_dir
 
 
 def tracking_uri(configured: str | None, root: str | os.PathLike) -> str:
@@ -56,7 +56,7 @@ EXPERIMENT_NOTE = (
     "it reads measurements, their hash."
 )
 # The exact environment of the tests and the README's figures (.ci/run installs from it).
-LOCK = Path(__file__).resolve().parents[1] / "requirements-lock.txt"
+LOCK = Path(__file__).resolve().parents[2] / "requirements-lock.txt"
 # What a finished study's parent run keeps from its results folder (beside every PNG there).
 STUDY_FILES = ("summary.csv", "summary.html", "methods.csv", "timing.csv", "report.html")
 
@@ -75,7 +75,7 @@ def start_study(
     artifact ``config.json``; a new experiment gets a description of what it holds. Each
     study has a folder of its own (``record_path`` is ``<studies>/<id>/study.json``, the
     journal and the collector's log beside it); the studies of killed invocations in sibling
-    folders are closed first (:func:`prism.collector.close_abandoned`), those still running
+    folders are closed first (:func:`prism.tracking.collector.close_abandoned`), those still running
     are left alone. The record tells jobs where to journal.
 
     Parameters
@@ -122,10 +122,15 @@ def installed_packages() -> dict[str, str]:
     """Every installed distribution's version, by normalised name (this project's left out)."""
     found = {}
     for distribution in importlib.metadata.distributions():
-        name = re.sub(r"[-_.]+", "-", distribution.metadata["Name"]).lower()
+        name = _normalised(distribution.metadata["Name"])
         if name != "prism":
             found[name] = distribution.version
     return found
+
+
+def _normalised(name: str) -> str:
+    """A distribution name as pip compares them (``Scikit_Image`` is ``scikit-image``)."""
+    return re.sub(r"[-_.]+", "-", name.strip()).lower()
 
 
 def env_locked(packages: dict[str, str], lock: Path = LOCK) -> str:
@@ -137,7 +142,7 @@ def env_locked(packages: dict[str, str], lock: Path = LOCK) -> str:
         return "unknown"
     for line in lock.read_text().splitlines():
         name, _, version = line.split("#")[0].partition("==")
-        if version and packages.get(re.sub(r"[-_.]+", "-", name).lower()) != version.strip():
+        if version and packages.get(_normalised(name)) != version.strip():
             return "false"
     return "true"
 
@@ -157,7 +162,7 @@ def _fail_stale_runs(client: MlflowClient, experiment_id: str, live: set[str]) -
     """Mark runs of this working directory left RUNNING by a killed workflow as FAILED.
 
     Runs of the studies in ``live`` (parent run ids of invocations still running here, see
-    :func:`prism.collector.close_abandoned`), and those studies' own runs, are left alone.
+    :func:`prism.tracking.collector.close_abandoned`), and those studies' own runs, are left alone.
     """
     workdir = workdir_tag()["prism.workdir"]
     query = f"attributes.status = 'RUNNING' and tags.`prism.workdir` = '{workdir}'"
