@@ -82,7 +82,7 @@ def startup(study: Path, repeats: int) -> None:
         command = [sys.executable, "-m", "prism", "reconstruct", "--algorithm", "single_aperture"]
         command += ["--measurements", str(measurements[0].resolve()), "--settings", "{}"]
         command += ["--out", str(Path(folder) / "r.npz"), "--track", str(record)]
-        command += ["--rule", "reconstruct", "--wildcards", identity]
+        command += ["--wildcards", identity]
         env = os.environ | {"MLFLOW_DISABLE_TELEMETRY": "true"}
         job_s = _median_wall(command, repeats, cwd=study, env=env)
     print(f"import torch       {torch_s:.2f} s (median of {repeats})")

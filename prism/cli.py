@@ -27,7 +27,6 @@ JSON_SETTINGS = ("physics", "pattern", "noise", "settings")
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the rule's threads)")
     parser.add_argument("--track", type=Path, help="study record: log to MLflow under it")
-    parser.add_argument("--rule", default="manual", help="Snakemake rule name, for the tags")
     parser.add_argument("--wildcards", type=json.loads, default={}, help="JSON identity")
 
 
@@ -277,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
         context = journaled_run(
             args.track,
             wildcards=args.wildcards,
-            rule=args.rule,
+            stage=args.stage,
             params=params,
             data_hash=file_sha256(path) if path else None,
         )

@@ -128,14 +128,14 @@ def journaled_run(
     record_path: str | os.PathLike,
     *,
     wildcards: dict,
-    rule: str,
+    stage: str,
     params: dict,
     data_hash: str | None = None,
 ) -> Iterator[Journal]:
     """Record one stage of a reconstruction or data item of the study in a new journal.
 
     The journal names its run (by ``wildcards``; every stage of one reconstruction shares
-    it), its params (flattened) and tags (git state, config hash, rule, data hash), then what
+    it), its params (flattened) and tags (git state, config hash, stage, data hash), then what
     the stage logs, then how it ended: FINISHED, or FAILED when the stage raised (SIGTERM
     included, see :mod:`prism.cli`). A journal without an end is a killed stage.
     """
@@ -144,7 +144,7 @@ def journaled_run(
     journal = Journal(folder / f"{time.time_ns()}-{os.getpid()}.jsonl")
     tags = git_state() | {
         "prism.config_hash": config_hash(params),
-        "snakemake.rule": rule,
+        "prism.stage": stage,
         "snakemake.wildcards": json.dumps(wildcards, sort_keys=True),
     }
     if data_hash is not None:

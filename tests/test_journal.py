@@ -18,11 +18,11 @@ RECONSTRUCTION = KEY | {"algorithm": "tv"}
 
 def test_a_journal_names_its_run_holds_what_was_logged_and_how_it_ended(tmp_path):
     record = tmp_path / "study.json"
-    with journaled_run(record, wildcards=RECONSTRUCTION, rule="r", params={"a": {"b": 1}}) as j:
+    with journaled_run(record, wildcards=RECONSTRUCTION, stage="r", params={"a": {"b": 1}}) as j:
         j.scoped("epoch").add_scalar("loss", 0.5, 3)
         j.add_image("image", np.ones((1, 4, 4)), 3)
         j.log_metrics({"ssim": 0.9})
-    with pytest.raises(RuntimeError), journaled_run(record, wildcards=KEY, rule="r", params={}):
+    with pytest.raises(RuntimeError), journaled_run(record, wildcards=KEY, stage="r", params={}):
         raise RuntimeError("the stage failed")
     first, second = sorted(journal_dir(record).glob("*.jsonl"))
     events = [event for _, event in read_events(first, 0)[0]]
@@ -63,7 +63,7 @@ def study(tmp_path, monkeypatch):
 
 def test_the_collector_replays_every_event_once_under_the_study(study):
     client, record, parent = study
-    with journaled_run(record, wildcards=RECONSTRUCTION, rule="r", params={"w": 0.3}) as journal:
+    with journaled_run(record, wildcards=RECONSTRUCTION, stage="r", params={"w": 0.3}) as journal:
         for step in range(3):
             journal.add_scalar("loss", 1.0 / (step + 1), step)
         assert Collector(record).drain() == 4  # the open and three metrics, mid-stage
@@ -81,7 +81,7 @@ def test_the_collector_replays_every_event_once_under_the_study(study):
 
 def test_a_stage_that_never_ended_is_marked_killed_at_the_end(study):
     client, record, _ = study
-    context = journaled_run(record, wildcards=KEY, rule="simulate", params={})
+    context = journaled_run(record, wildcards=KEY, stage="simulate", params={})
     context.__enter__()  # a SIGKILL leaves the journal without its end
     Collector(record).drain()
     Collector(record).drain(final=True)
@@ -94,7 +94,7 @@ def test_a_stage_that_never_ended_is_marked_killed_at_the_end(study):
 def test_an_event_the_store_refuses_is_retried_then_skipped(study, capsys, monkeypatch):
     monkeypatch.setattr("prism.tracking.collector.GIVE_UP_S", 0.0)
     client, record, _ = study
-    with journaled_run(record, wildcards=KEY, rule="r", params={}) as journal:
+    with journaled_run(record, wildcards=KEY, stage="r", params={}) as journal:
         journal.log_artifact(record.parent / "missing.png")  # refused: no such file
         journal.log_metrics({"after": 1.0})
     collector = Collector(record)
@@ -129,7 +129,7 @@ def test_a_tracked_stage_never_imports_mlflow(tmp_path):
 def test_a_finish_waits_a_bounded_time_and_keeps_what_the_store_refused(study, monkeypatch):
     monkeypatch.setattr("prism.tracking.collector.FINAL_WAIT_S", 0.0)  # GIVE_UP_S stays 60 s
     client, record, _ = study
-    with journaled_run(record, wildcards=KEY, rule="r", params={}) as journal:
+    with journaled_run(record, wildcards=KEY, stage="r", params={}) as journal:
         journal.log_artifact(record.parent / "missing.png")  # refused: no such file
     collector = Collector(record)
     collector.drain(final=True)

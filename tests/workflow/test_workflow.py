@@ -132,7 +132,7 @@ def test_one_finished_run_per_reconstruction_under_the_study(tiny_study):
         tags = run.data.tags
         assert len(tags["git.commit"]) == 40 and tags["git.dirty"] == "false"
         assert len(tags["prism.config_hash"]) == 64 and len(tags["prism.data_hash"]) == 64
-        assert tags["snakemake.rule"] == "evaluate"
+        assert tags["prism.stage"] == "evaluate"
         assert json.loads(tags["snakemake.wildcards"])["algorithm"] in ALGORITHMS
         assert run.data.params["study.object"] == "moon"
 

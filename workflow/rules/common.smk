@@ -17,6 +17,11 @@ STUDY_DIR = f".prism/studies/{STUDY_ID}"
 STUDY_RECORD = os.environ["PRISM_STUDY_RECORD"] = f"{STUDY_DIR}/study.json"
 
 
+envvars:
+    "PRISM_STUDY_ID",
+    "PRISM_STUDY_RECORD",
+
+
 wildcard_constraints:
     object=r"[A-Za-z0-9_.]+",
     pattern=r"[A-Za-z0-9_]+",
@@ -52,7 +57,18 @@ def study_metrics():
     return [METRICS.format(**job) for job in jobs(config)]
 
 
-TRACK = '--track "$PRISM_STUDY_RECORD" --rule {rule} --wildcards {params.identity:q} --threads {threads}'
+def prism_identity(wildcards):
+    """The reconstruction's identity: the variant wildcard becomes the algorithm name."""
+    ids = {k: v for k, v in wildcards.items() if k != "variant"}
+    return as_json(ids | {"algorithm": f"prism-{wildcards.variant}"})
+
+
+def prism_settings(wildcards):
+    """The variant's PRISM settings as JSON (a rule reruns when they change)."""
+    return as_json(method_settings(config, f"prism-{wildcards.variant}"))
+
+
+TRACK = '--track "$PRISM_STUDY_RECORD" --wildcards {params.identity:q} --threads {threads}'
 
 
 def summarized_now():

@@ -5,17 +5,6 @@ PRISM_DIR = f"results/{{object}}/{DATA_KEY}/prism-{{variant}}"
 PRISM_ARGS = "--algorithm prism-{wildcards.variant} --measurements {input.measurements} --settings {params.prism:q}"
 
 
-def prism_identity(wildcards):
-    """The reconstruction's identity: the variant wildcard becomes the algorithm name."""
-    ids = {k: v for k, v in wildcards.items() if k != "variant"}
-    return as_json(ids | {"algorithm": f"prism-{wildcards.variant}"})
-
-
-def prism_settings(wildcards):
-    """The variant's PRISM settings as JSON (a rule reruns when they change)."""
-    return as_json(method_settings(config, f"prism-{wildcards.variant}"))
-
-
 rule prism_init:
     input:
         measurements=MEASUREMENTS,
