@@ -32,23 +32,18 @@ def run(solver, measurements: MeasurementSet, settings):
     return solver(measurements.without_ground_truth(), operator, settings, score=score)
 
 
-def chosen(result) -> dict:
-    (record,) = [record for record in result.history if record["chosen"]]
-    return record
-
-
 def test_sparse_data_where_textbook_epie_stagnates():
     """16 apertures of 4 k-px on a 64 grid: measured ePIE 0.30, TV 0.92 (moon)."""
     sparse = problem(16, 4)
     textbook = run(epie, sparse, EPIEConfig()).history[-1]["ssim"]
-    tv = chosen(run(solve, sparse, TVConfig()))["ssim"]
+    tv = run(solve, sparse, TVConfig()).history[-1]["ssim"]
     assert textbook < 0.5 and tv > 0.8 and tv > textbook + 0.3
 
 
 def test_dense_noiseless_data_reach_ssim_099():
     result = run(solve, problem(64, 8), TVConfig())
-    assert chosen(result)["ssim"] >= 0.99
-    assert result.history[0]["steps"] < TVConfig().max_steps  # stopped by its own rule
+    assert result.history[-1]["ssim"] >= 0.99
+    assert all(r["steps"] < TVConfig().max_steps for r in result.history)  # its own rule
 
 
 def test_the_estimate_keeps_its_constraints():
@@ -57,18 +52,22 @@ def test_the_estimate_keeps_its_constraints():
     assert (result.image[~support_mask(OBJ, N)] == 0).all()
 
 
-def test_noisy_data_choose_the_weight_by_the_discrepancy_rule():
-    noisy = problem(24, 6, snr_db=20)
-    result = run(solve, noisy, TVConfig(ladder=3, max_steps=600))
+def test_the_weight_descends_until_the_misfit_reaches_the_noise_floor():
+    noisy = problem(24, 6, snr_db=5)  # reaches the floor at weight 1.2 of 19.2 ... 0.3
+    result = run(solve, noisy, TVConfig(ladder=6, max_steps=600))
     weights = [record["weight"] for record in result.history]
-    assert weights[0] == pytest.approx(TVConfig().weight * 8) and weights == sorted(weights)[::-1]
+    assert weights[0] == pytest.approx(TVConfig().weight * 64) and weights == sorted(weights)[::-1]
     floor = result.history[0]["floor"]
     assert floor > 0
-    picked = chosen(result)
-    accepted = [r for r in result.history if r["misfit"] <= TVConfig().discrepancy * floor]
-    assert picked == (accepted[0] if accepted else result.history[-1])
-    noiseless = run(solve, problem(24, 6), TVConfig(ladder=3, max_steps=50))
-    assert len(noiseless.history) == 1 and noiseless.history[0]["floor"] == 0
+    reached = [r["misfit"] <= TVConfig().discrepancy * floor for r in result.history]
+    assert reached[-1] and not any(reached[:-1])  # stopped at the first weight that reached it
+    assert len(weights) < 7 and result.history[-1]["reached_floor"] == 1
+
+
+def test_noiseless_data_descend_the_whole_ladder():
+    result = run(solve, problem(24, 6), TVConfig(ladder=3, max_steps=50))
+    assert [r["weight"] for r in result.history] == [TVConfig().weight * 2**k for k in (3, 2, 1, 0)]
+    assert all(r["floor"] == 0 and r["reached_floor"] == 0 for r in result.history)
 
 
 def test_total_variation_of_constant_and_step_images():
