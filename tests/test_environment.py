@@ -22,7 +22,8 @@ def locked() -> dict[str, str]:
 def test_the_lock_pins_every_dependency_within_its_range():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     pins = locked()
-    for text in [*project["dependencies"], *project["optional-dependencies"]["dev"]]:
+    extras = project["optional-dependencies"]
+    for text in [*project["dependencies"], *extras["dev"], *extras["slurm"]]:
         requirement = Requirement(text)
         name = requirement.name.lower().replace("_", "-")
         assert name in pins, f"{name} is not in {LOCK.name}"

@@ -90,9 +90,13 @@ def spawn_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
 
 @pytest.fixture(scope="session")
 def workflow_tools():
-    """The helpers: ``copy_workflow``, ``snakemake``, ``spawn_snakemake`` and ``run``."""
+    """The helpers: ``copy_workflow``, ``snakemake``, ``spawn``, ``run`` and ``env``."""
     return SimpleNamespace(
-        copy_workflow=copy_workflow, snakemake=snakemake, spawn=spawn_snakemake, run=run
+        copy_workflow=copy_workflow,
+        snakemake=snakemake,
+        spawn=spawn_snakemake,
+        run=run,
+        env=ENV,
     )
 
 
