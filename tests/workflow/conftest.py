@@ -64,16 +64,13 @@ def run(
     return done
 
 
-def snakemake(workdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, timeout: int = WORKFLOW_TIMEOUT_S, **env: str
+) -> subprocess.CompletedProcess:
     """Run Snakemake in ``workdir`` with extra ``env``; return it, whatever its outcome."""
     command = ["snakemake", *args]
     return subprocess.run(
-        command,
-        cwd=workdir,
-        env=ENV | env,
-        capture_output=True,
-        text=True,
-        timeout=WORKFLOW_TIMEOUT_S,
+        command, cwd=workdir, env=ENV | env, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -90,13 +87,9 @@ def spawn_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
 
 @pytest.fixture(scope="session")
 def workflow_tools():
-    """The helpers: ``copy_workflow``, ``snakemake``, ``spawn``, ``run`` and ``env``."""
+    """The helpers: ``copy_workflow``, ``snakemake``, ``spawn_snakemake`` and ``run``."""
     return SimpleNamespace(
-        copy_workflow=copy_workflow,
-        snakemake=snakemake,
-        spawn=spawn_snakemake,
-        run=run,
-        env=ENV,
+        copy_workflow=copy_workflow, snakemake=snakemake, spawn=spawn_snakemake, run=run
     )
 
 

@@ -37,14 +37,8 @@ def test_the_tiny_study_runs_through_the_slurm_profile(
     tiny_study, tmp_path, workflow_tools, cancel_leftover_jobs
 ):
     workdir = workflow_tools.copy_workflow(tmp_path)
-    command = ["snakemake", "--profile", "workflow/profiles/slurm", *CLUSTER_OPTIONS]
-    done = subprocess.run(
-        command,
-        cwd=workdir,
-        env=workflow_tools.env,
-        capture_output=True,
-        text=True,
-        timeout=SLURM_TIMEOUT_S,
+    done = workflow_tools.snakemake(
+        workdir, "--profile", "workflow/profiles/slurm", *CLUSTER_OPTIONS, timeout=SLURM_TIMEOUT_S
     )
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     submitted = done.stdout + done.stderr
