@@ -1,51 +1,60 @@
-"""Choose a solver's default settings on the calibration objects, never on the evaluation ones.
+r"""Choose a solver's default settings on the calibration objects, never on the evaluation ones.
 
-Runs one registered solver with every combination of a settings grid on the calibration
-objects (scikit-image astronaut, coins, brick, grass, hubble_deep_field) in the sparse regime
-of the ablation study: N = 256, object 64 px, 16-pixel apertures at 16 and 64 Fermat points
-out to 128 k-px, seed 0. Moon and camera, the study's evaluation objects, are refused: a
-default tuned on them would flatter every table it appears in. Each measurement set is
-simulated once with the workflow's own stage functions and every reconstruction is scored by
-the one metrics module. Prints SSIM per case and its mean per setting; ``--out`` keeps a CSV.
+Runs one algorithm of a study config with every combination of a settings grid on the
+calibration objects (scikit-image astronaut, coins, brick, grass, hubble_deep_field), with
+that study's physics, one of its aperture patterns and noise models, its aperture counts and
+seed 0. Moon and camera, the studies' evaluation objects, are refused: a default tuned on them
+would flatter every table it appears in. The grid updates the algorithm's settings as the
+study gives them (for PRISM, ``prism`` updated by the variant; a grid value for one of its
+sections updates that section). Each measurement set is simulated once with the workflow's
+own stage functions and every reconstruction is scored by the one metrics module. Prints SSIM
+per case and its mean per setting; ``--out`` keeps a CSV.
 
     python benchmarks/calibrate.py mpie --grid '{"friction": [0.5, 0.7, 0.9]}'
     python benchmarks/calibrate.py tv --grid '{"weight": [0.1, 0.3, 1.0]}' --noise snr40
+    python benchmarks/calibrate.py prism-all_at_once --config config/config.yaml \
+        --grid '{"training": [{"loss_th": 0.01}, {"loss_th": 0.001}]}'
+
+The default study is ``config/ablation.yaml`` with its ``sparse_points`` pattern: N = 256,
+object 64 px, 16-pixel apertures at 16 and 64 Fermat points out to 128 k-px.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import json
 import tempfile
 from pathlib import Path
 
 import torch
+import yaml
+from common import write_csv
 
-from prism.config import NoiseConfig, PatternConfig, PhysicsConfig
+from prism.config import NoiseConfig, PatternConfig, PhysicsConfig, from_mapping
 from prism.metrics import evaluate
 from prism.solvers import find
 from prism.stages.data import prepare, simulate
 from prism.stages.reconstruct import load_reconstruction, reconstruct
+from prism.study import method_settings
 
 CALIBRATION = ("astronaut", "coins", "brick", "grass", "hubble_deep_field")
 EVALUATION = ("moon", "camera")
-PHYSICS = PhysicsConfig(image_size=256, obj_size=64, sample_diameter=16)
-PATTERN = PatternConfig(kind="fermat", r_max=128)
-NOISE = {"noiseless": NoiseConfig(), "snr40": NoiseConfig(snr_db=40)}
 
 
-def measurement_sets(objects, n_samples, noise: str, folder: Path) -> dict:
-    """Every (object, n) measurement set, simulated once, by ``(object, n)``."""
+def measurement_sets(study: dict, args: argparse.Namespace, folder: Path) -> dict:
+    """Every (object, n) measurement set of the calibration, simulated once, by ``(object, n)``."""
+    physics = from_mapping(PhysicsConfig, study.get("physics"), "physics")
+    pattern = from_mapping(PatternConfig, study["pattern_models"][args.pattern], args.pattern)
+    noise = from_mapping(NoiseConfig, study["noise_models"][args.noise], args.noise)
     sets = {}
-    for name in objects:
+    for name in args.objects:
         prepared = folder / f"{name}.npz"
-        prepare(name, prepared, PHYSICS)
-        for n in n_samples:
+        prepare(name, prepared, physics)
+        for n in args.n_samples:
             out = folder / f"{name}-{n}.npz"
             sets[name, n] = simulate(
-                prepared, out, pattern=PATTERN, noise=NOISE[noise], n_samples=n, seed=0
+                prepared, out, pattern=pattern, noise=noise, n_samples=n, seed=0
             )
     return sets
 
@@ -63,37 +72,60 @@ def settings_grid(grid: dict) -> list[dict]:
     return [dict(zip(names, combination, strict=True)) for combination in values]
 
 
-def main() -> None:
+def updated(base: dict, change: dict) -> dict:
+    """``base`` updated by ``change``; a mapping updates a mapping section key by key."""
+    merged = dict(base)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merged[key] = base[key] | value
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("solver", help="a registered unstaged solver, e.g. tv or mpie")
+    parser.add_argument(
+        "algorithm", help="an algorithm of the study, e.g. tv, mpie, prism-all_at_once"
+    )
     parser.add_argument("--grid", type=json.loads, default={}, help='{"setting": [values]}')
+    parser.add_argument("--config", type=Path, default=Path("config/ablation.yaml"))
+    parser.add_argument("--pattern", help="a pattern_models entry (default: the study's first)")
+    parser.add_argument("--noise", help="a noise_models entry (default: the study's first)")
     parser.add_argument("--objects", nargs="+", default=list(CALIBRATION))
-    parser.add_argument("--n-samples", type=int, nargs="+", default=[16, 64])
-    parser.add_argument("--noise", choices=sorted(NOISE), default="noiseless")
+    parser.add_argument("--n-samples", type=int, nargs="+", help="default: the study's")
     parser.add_argument("--out", type=Path, help="CSV of every reconstruction's scores")
     args = parser.parse_args()
     held_out = sorted(set(args.objects) & set(EVALUATION))
     if held_out:
         parser.error(f"{held_out} are evaluation objects; calibrate on {', '.join(CALIBRATION)}")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    study = yaml.safe_load(args.config.read_text())
+    args.pattern = args.pattern or study["patterns"][0]
+    args.noise = args.noise or study["noise"][0]
+    args.n_samples = args.n_samples or study["n_samples"]
     torch.set_num_threads(1)
-    solver = find(args.solver)
+    solver = find(args.algorithm)
+    base = method_settings(study, args.algorithm)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        sets = measurement_sets(args.objects, args.n_samples, args.noise, Path(folder))
+        sets = measurement_sets(study, args, Path(folder))
         for mapping in settings_grid(args.grid):
+            settings = solver.build_settings(updated(base, mapping), "grid")
             for (name, n), data in sets.items():
-                settings = solver.resolved(solver.build_settings(mapping, "grid"), data)
-                out = reconstruct_file(solver, data, settings, Path(folder) / "r.npz")
+                resolved = solver.resolved(settings, data)
+                out = reconstruct_file(solver, data, resolved, Path(folder) / "r.npz")
                 score = evaluate(out, data.ground_truth, obj_size=data.obj_size)
                 rows.append({**mapping, "object": name, "n_samples": n, "ssim": score.ssim})
                 print(f"{json.dumps(mapping)} {name:18} n={n:3d} SSIM {score.ssim:.3f}", flush=True)
             mean = sum(row["ssim"] for row in rows[-len(sets) :]) / len(sets)
             print(f"{json.dumps(mapping)} mean SSIM {mean:.3f}", flush=True)
     if args.out:
-        with open(args.out, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(rows, args.out)
 
 
 if __name__ == "__main__":

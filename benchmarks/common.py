@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: the set-up, subprocesses, timing and peak memory.
+"""Helpers shared by the benchmark scripts: the set-up, subprocesses, timing, memory, tables.
 
 The set-up is the original PRISM quick test's: a ``1024 x 1024`` grid, ``skimage.data.moon()``
 as a 73-px object, sub-apertures 17 k-pixels across, Fermat-spiral lines 64 k-pixels long out to
@@ -8,6 +8,7 @@ as a 73-px object, sub-apertures 17 k-pixels across, Fermat-spiral lines 64 k-pi
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import resource
@@ -319,3 +320,11 @@ def peak_mib(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return peak_rss_mib()
+
+
+def write_csv(rows: list[dict], path: str | os.PathLike) -> None:
+    """Write dict rows (the same keys in each) as a CSV table with a header."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
