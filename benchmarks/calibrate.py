@@ -15,8 +15,9 @@ per case and its mean per setting; ``--out`` keeps a CSV.
     python benchmarks/calibrate.py prism-all_at_once --config config/config.yaml \
         --grid '{"training": [{"loss_th": 0.01}, {"loss_th": 0.001}]}'
 
-The default study is ``config/ablation.yaml`` with its ``sparse_points`` pattern: N = 256,
-object 64 px, 16-pixel apertures at 16 and 64 Fermat points out to 128 k-px.
+Without ``--config`` the study is ``config/ablation.yaml`` and its first pattern
+``sparse_points``: N = 256, object 64 px, 16-pixel apertures at 16 and 64 Fermat points out
+to 128 k-px.
 """
 
 from __future__ import annotations
@@ -108,6 +109,12 @@ def main() -> None:
     args.pattern = args.pattern or study["patterns"][0]
     args.noise = args.noise or study["noise"][0]
     args.n_samples = args.n_samples or study["n_samples"]
+    for option, section in (("pattern", "pattern_models"), ("noise", "noise_models")):
+        if getattr(args, option) not in study[section]:
+            raise SystemExit(
+                f"--{option} {getattr(args, option)!r} is not in {args.config}'s {section}; "
+                f"defined: {', '.join(sorted(study[section]))}"
+            )
     torch.set_num_threads(1)
     solver = find(args.algorithm)
     base = method_settings(study, args.algorithm)
