@@ -87,7 +87,7 @@ def spawn_snakemake(workdir: Path, *args: str) -> subprocess.Popen:
 
 @pytest.fixture(scope="session")
 def workflow_tools():
-    """The helpers: ``copy_workflow``, ``snakemake``, ``spawn_snakemake`` and ``run``."""
+    """The helpers: ``copy_workflow``, ``snakemake``, ``spawn`` (``spawn_snakemake``), ``run``."""
     return SimpleNamespace(
         copy_workflow=copy_workflow, snakemake=snakemake, spawn=spawn_snakemake, run=run
     )

@@ -2,7 +2,6 @@
 
 import csv
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -11,20 +10,17 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def script(name: str, *args) -> str:
-    done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / name), *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
+def script(tools, study: Path, name: str, *args) -> str:
+    """Run a benchmark script of the repository on a finished study; its printed output."""
+    command = [sys.executable, str(REPO / "benchmarks" / name), str(study), *map(str, args)]
+    return tools.run(study, *command).stdout
 
 
-def test_the_retry_gain_covers_every_prism_run_and_scores_as_evaluate_does(tiny_study, tmp_path):
+def test_the_retry_gain_covers_every_prism_run_and_scores_as_evaluate_does(
+    tiny_study, tmp_path, workflow_tools
+):
     """One row per PRISM run; the final SSIM is evaluate's; no failed fit means no change."""
-    script("retry_gain.py", tiny_study, "--out", tmp_path / "retry.csv")
+    script(workflow_tools, tiny_study, "retry_gain.py", "--out", tmp_path / "retry.csv")
     with open(tmp_path / "retry.csv", newline="") as handle:
         rows = {row["case"]: row for row in csv.DictReader(handle)}
     runs = sorted(tiny_study.glob("results/*/*/prism-*/metrics.json"))
@@ -41,9 +37,9 @@ def test_the_retry_gain_covers_every_prism_run_and_scores_as_evaluate_does(tiny_
         assert float(row["retry_job_s"]) > 0
 
 
-def test_the_overhead_is_the_jobs_core_time_minus_the_algorithms(tiny_study):
+def test_the_overhead_is_the_jobs_core_time_minus_the_algorithms(tiny_study, workflow_tools):
     """The printed algorithm time is the sum the metrics files report; the shares add up."""
-    lines = script("bench_overhead.py", tiny_study).splitlines()
+    lines = script(workflow_tools, tiny_study, "bench_overhead.py").splitlines()
     figures = {line.split()[0]: line.split() for line in lines}
     reported = sum(
         json.loads(path.read_text())["wall_time_s"]
