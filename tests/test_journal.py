@@ -10,7 +10,8 @@ import pytest
 from mlflow import MlflowClient
 
 from prism.journal import journal_dir, journaled_run, read_events
-from prism.tracking.collector import Collector
+from prism.tracking import finish_study, start_study
+from prism.tracking.collector import Collector, owner_tag, workdir_tag
 
 KEY = {"object": "moon", "pattern": "p", "n_samples": 3, "noise": "z", "seed": 0}
 RECONSTRUCTION = KEY | {"algorithm": "tv"}
@@ -140,3 +141,28 @@ def test_a_finish_waits_a_bounded_time_and_keeps_what_the_store_refused(study, m
     assert run.info.status == "RUNNING" and "prism.killed" not in run.data.tags  # not judged
     state = json.loads((journal_dir(record) / "collector.json").read_text())
     assert [entry["errors"] for entry in state.values()] == [1]  # kept for the next study
+
+
+def test_a_new_study_fails_the_runs_of_dead_studies_only(study, tmp_path):
+    client, _, _ = study
+    experiment = client.get_experiment_by_name("unit").experiment_id
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    runs = {}
+    for name, pid in (("live", os.getpid()), ("dead", ended.pid)):
+        tags = workdir_tag() | {"prism.kind": "study", "prism.owner": owner_tag(pid)}
+        parent = client.create_run(experiment, tags=tags).info.run_id
+        child = client.create_run(experiment, tags=workdir_tag() | {"mlflow.parentRunId": parent})
+        runs[name] = (parent, child.info.run_id)
+    # The live study has no record yet: an invocation that started a moment ago.
+    record = tmp_path / ".prism/studies/new/study.json"
+    record.parent.mkdir(parents=True)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    start_study(record, uri=uri, experiment="unit", config={}, owner=os.getpid())
+    finish_study(record, "FINISHED")
+    for run_id in runs["live"]:
+        run = client.get_run(run_id)
+        assert run.info.status == "RUNNING" and "prism.killed" not in run.data.tags
+    for run_id in runs["dead"]:
+        run = client.get_run(run_id)
+        assert run.info.status == "FAILED" and run.data.tags["prism.killed"] == "true"

@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import time
 from pathlib import Path
 
@@ -34,6 +33,8 @@ from prism.tracking.collector import (
     BATCH,
     Collector,
     close_abandoned,
+    owner_alive,
+    owner_tag,
     start_collector,
     stop_collector,
     workdir_tag,
@@ -76,7 +77,9 @@ def start_study(
     study has a folder of its own (``record_path`` is ``<studies>/<id>/study.json``, the
     journal and the collector's log beside it); the studies of killed invocations in sibling
     folders are closed first (:func:`prism.tracking.collector.close_abandoned`), those still running
-    are left alone. The record tells jobs where to journal.
+    are left alone. The parent run is tagged ``prism.owner`` (``<host>:<pid>``) so that another
+    invocation starting in the same directory can tell it is live. The record tells jobs where
+    to journal.
 
     Parameters
     ----------
@@ -97,10 +100,12 @@ def start_study(
         experiment_id = _experiment_id(client, experiment)
     except Exception as error:  # MLflow raises many types for a bad URI or a dead server
         raise RuntimeError(f"MLflow tracking at {uri!r} is not usable: {error}") from error
-    live = close_abandoned(Path(record_path).parent.parent, record_path)
-    _fail_stale_runs(client, experiment_id, live)
+    close_abandoned(Path(record_path).parent.parent, record_path)
+    _fail_stale_runs(client, experiment_id)
+    owner = owner if owner is not None else os.getppid()
     packages = installed_packages()
     tags = git_state() | {"prism.kind": "study", "prism.config_hash": config_hash(config)}
+    tags |= {"prism.owner": owner_tag(owner)}
     tags |= {"prism.env_hash": config_hash(packages), "prism.env_locked": env_locked(packages)}
     run = client.create_run(experiment_id, tags=tags | workdir_tag(), run_name="study")
     run_id = run.info.run_id
@@ -111,8 +116,7 @@ def start_study(
         client.log_batch(run_id, params=params[first : first + 100])
     client.log_text(run_id, json.dumps(config, indent=2, sort_keys=True), "config.json")
     record = {"uri": uri, "experiment_id": experiment_id, "parent_run_id": run_id}
-    owner = owner if owner is not None else os.getppid()
-    record |= {"started": time.time(), "owner": owner, "host": socket.gethostname()}
+    record |= {"started": time.time(), "owner": owner_tag(owner)}
     atomic_write(record_path, lambda tmp: tmp.write_text(json.dumps(record)))
     start_collector(record_path, owner)
     return run_id
@@ -158,16 +162,21 @@ def _param_value(value) -> str:
     return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
 
-def _fail_stale_runs(client: MlflowClient, experiment_id: str, live: set[str]) -> None:
+def _fail_stale_runs(client: MlflowClient, experiment_id: str) -> None:
     """Mark runs of this working directory left RUNNING by a killed workflow as FAILED.
 
-    Runs of the studies in ``live`` (parent run ids of invocations still running here, see
-    :func:`prism.tracking.collector.close_abandoned`), and those studies' own runs, are left alone.
+    A run is left alone while the owner of its study (the run itself, or its parent) runs:
+    the study's ``prism.owner`` tag, read from the store, so an invocation that started a
+    moment ago and has not written its record yet is recognised as live.
     """
     workdir = workdir_tag()["prism.workdir"]
     query = f"attributes.status = 'RUNNING' and tags.`prism.workdir` = '{workdir}'"
+    owners: dict[str, str] = {}
     for run in client.search_runs([experiment_id], filter_string=query, max_results=1000):
-        if {run.info.run_id, run.data.tags.get("mlflow.parentRunId")} & live:
+        study = run.data.tags.get("mlflow.parentRunId", run.info.run_id)
+        if study not in owners:
+            owners[study] = client.get_run(study).data.tags.get("prism.owner", "")
+        if owners[study] and owner_alive(owners[study]):
             continue
         client.set_tag(run.info.run_id, "prism.killed", "true")
         client.set_terminated(run.info.run_id, "FAILED")

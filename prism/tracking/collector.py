@@ -260,8 +260,19 @@ def _alive(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
-def close_abandoned(studies: str | os.PathLike, keep: str | os.PathLike) -> set[str]:
-    """Close the studies whose owner is gone; return the parent run ids of the live ones.
+def owner_tag(owner: int) -> str:
+    """The tag value naming a study's owner process: ``<host>:<pid>``."""
+    return f"{socket.gethostname()}:{owner}"
+
+
+def owner_alive(tag: str) -> bool:
+    """Whether the owner named by :func:`owner_tag` still runs; one on another host counts so."""
+    host, _, pid = tag.rpartition(":")
+    return host != socket.gethostname() or _alive(int(pid))
+
+
+def close_abandoned(studies: str | os.PathLike, keep: str | os.PathLike) -> None:
+    """Close the studies whose owner is gone.
 
     Every study has a folder of its own under ``studies`` (``<id>/study.json``, its journal
     and its collector's log), so two invocations in one working directory never share a
@@ -276,18 +287,12 @@ def close_abandoned(studies: str | os.PathLike, keep: str | os.PathLike) -> set[
     keep : path-like
         The record of the study starting now (left alone).
     """
-    live = set()
     for record_path in sorted(Path(studies).glob("*/study.json")):
         if record_path.resolve() == Path(keep).resolve():
             continue
         record = json.loads(record_path.read_text())
-        if record.get("host", socket.gethostname()) != socket.gethostname() or _alive(
-            record.get("owner", -1)
-        ):
-            live.add(record["parent_run_id"])
-        elif journal_dir(record_path).exists():
+        if journal_dir(record_path).exists() and not owner_alive(record["owner"]):
             _close(record_path)
-    return live
 
 
 def _close(record_path: Path) -> None:
