@@ -186,7 +186,7 @@ def gallery_rows(frame: pd.DataFrame) -> list:
             image = load_reconstruction(record["reconstruction"])["reconstruction"]
             title = f"{figures.label(algorithm)}\nSSIM {record['ssim']:.3f}"
             tiles.append((title, _crop(image, data.obj_size)))
-        rows.append((f"{obj}, {n} apertures", tiles))
+        rows.append((f"{obj}\n{n} apertures", tiles))  # two lines: fits beside a tile
     return rows
 
 
