@@ -166,3 +166,15 @@ def test_a_new_study_fails_the_runs_of_dead_studies_only(study, tmp_path):
     for run_id in runs["dead"]:
         run = client.get_run(run_id)
         assert run.info.status == "FAILED" and run.data.tags["prism.killed"] == "true"
+
+
+def test_a_record_without_an_owner_host_is_left_alone(study, tmp_path):
+    old = tmp_path / ".prism/studies/old/study.json"
+    journal_dir(old).mkdir(parents=True)
+    old.write_text(json.dumps({"owner": os.getpid() + 10**6, "parent_run_id": "x"}))
+    record = tmp_path / ".prism/studies/new/study.json"
+    record.parent.mkdir(parents=True)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    start_study(record, uri=uri, experiment="unit", config={}, owner=os.getpid())
+    finish_study(record, "FINISHED")
+    assert journal_dir(old).exists()  # not closed: its owner's host is unknown

@@ -265,9 +265,13 @@ def owner_tag(owner: int) -> str:
     return f"{socket.gethostname()}:{owner}"
 
 
-def owner_alive(tag: str) -> bool:
-    """Whether the owner named by :func:`owner_tag` still runs; one on another host counts so."""
-    host, _, pid = tag.rpartition(":")
+def owner_alive(tag: str | int) -> bool:
+    """Whether the owner named by :func:`owner_tag` still runs; one on another host counts so.
+
+    A bare pid (the records of studies started before owners were tagged with their host)
+    names no host, so it counts as live elsewhere and its study is left alone.
+    """
+    host, _, pid = str(tag).rpartition(":")
     return host != socket.gethostname() or _alive(int(pid))
 
 
