@@ -143,6 +143,15 @@ def test_a_finish_waits_a_bounded_time_and_keeps_what_the_store_refused(study, m
     assert [entry["errors"] for entry in state.values()] == [1]  # kept for the next study
 
 
+def _run_a_new_study(tmp_path):
+    """Start and finish a study in ``tmp_path``, as a new invocation there would."""
+    record = tmp_path / ".prism/studies/new/study.json"
+    record.parent.mkdir(parents=True)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    start_study(record, uri=uri, experiment="unit", config={}, owner=os.getpid())
+    finish_study(record, "FINISHED")
+
+
 def test_a_new_study_fails_the_runs_of_dead_studies_only(study, tmp_path):
     client, _, _ = study
     experiment = client.get_experiment_by_name("unit").experiment_id
@@ -155,11 +164,7 @@ def test_a_new_study_fails_the_runs_of_dead_studies_only(study, tmp_path):
         child = client.create_run(experiment, tags=workdir_tag() | {"mlflow.parentRunId": parent})
         runs[name] = (parent, child.info.run_id)
     # The live study has no record yet: an invocation that started a moment ago.
-    record = tmp_path / ".prism/studies/new/study.json"
-    record.parent.mkdir(parents=True)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    start_study(record, uri=uri, experiment="unit", config={}, owner=os.getpid())
-    finish_study(record, "FINISHED")
+    _run_a_new_study(tmp_path)
     for run_id in runs["live"]:
         run = client.get_run(run_id)
         assert run.info.status == "RUNNING" and "prism.killed" not in run.data.tags
@@ -172,9 +177,5 @@ def test_a_record_without_an_owner_host_is_left_alone(study, tmp_path):
     old = tmp_path / ".prism/studies/old/study.json"
     journal_dir(old).mkdir(parents=True)
     old.write_text(json.dumps({"owner": os.getpid() + 10**6, "parent_run_id": "x"}))
-    record = tmp_path / ".prism/studies/new/study.json"
-    record.parent.mkdir(parents=True)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    start_study(record, uri=uri, experiment="unit", config={}, owner=os.getpid())
-    finish_study(record, "FINISHED")
+    _run_a_new_study(tmp_path)
     assert journal_dir(old).exists()  # not closed: its owner's host is unknown
