@@ -38,7 +38,15 @@ from prism.cli import main as prism_stage  # noqa: E402
 from prism.config import PatternConfig, from_mapping  # noqa: E402
 from prism.solvers import find  # noqa: E402
 from prism.stages.data import image_file  # noqa: E402
-from prism.study import MEASUREMENTS, METRICS, PREPARED, RUN_DIR, check_study, jobs, method_settings  # noqa: E402
+from prism.study import (  # noqa: E402
+    MEASUREMENTS,
+    METRICS,
+    PREPARED,
+    RUN_DIR,
+    check_study,
+    jobs,
+    resolved_settings,
+)
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
 
@@ -74,13 +82,13 @@ def data_commands(config: dict, job: dict, root: Path) -> list[list[str]]:
     if not prepared.exists():
         found = image_file(job["object"])
         source = str(found) if found else job["object"]
-        physics = _json(config.get("physics") or {})
+        physics = _json(resolved_settings(config, "physics"))
         commands.append(["prepare", "--source", source, "--out", str(prepared)])
         commands[-1] += ["--physics", physics]
     measurements = root / MEASUREMENTS.format(**job)
     if not measurements.exists():
-        pattern = _json(config["pattern_models"][job["pattern"]])
-        noise = _json(config["noise_models"][job["noise"]])
+        pattern = _json(resolved_settings(config, "pattern", job["pattern"]))
+        noise = _json(resolved_settings(config, "noise", job["noise"]))
         commands.append(["simulate", "--prepared", str(prepared), "--out", str(measurements)])
         commands[-1] += ["--pattern", pattern, "--noise", noise]
         commands[-1] += ["--n-samples", str(job["n_samples"]), "--seed", str(job["seed"])]
@@ -93,7 +101,7 @@ def job_commands(config: dict, job: dict, root: Path, device: str) -> list[list[
     folder = root / RUN_DIR.format(**job)
     algorithm = job["algorithm"]
     common = ["--algorithm", algorithm, "--measurements", measurements]
-    common += ["--settings", _json(method_settings(config, algorithm))]
+    common += ["--settings", _json(resolved_settings(config, "algorithm", algorithm))]
     reconstruction = str(folder / "reconstruction.npz")
     if find(algorithm).staged:
         init, train = str(folder / "init.pt"), str(folder / "train.pt")

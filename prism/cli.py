@@ -20,6 +20,7 @@ import torch
 from prism.config import NoiseConfig, PatternConfig, PhysicsConfig, from_mapping
 from prism.io import file_sha256, load_measurements
 from prism.solvers import find, registry
+from prism.study import stage_code
 
 JSON_SETTINGS = ("physics", "pattern", "noise", "settings")
 
@@ -57,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     solve = stage("reconstruct", "any unstaged solver", "--measurements", "--out", "--settings")
     solve.add_argument("--algorithm", required=True, help="a registered solver (see `methods`)")
     stages.add_parser("methods", help="list the registered solvers")
+    restore = stages.add_parser("restore", help="dvc pull a checked-out study; is it current?")
+    restore.add_argument("--remote", help="DVC remote (default: the configured default)")
     stage(
         "evaluate",
         "metrics JSON and PNG",
@@ -237,6 +240,24 @@ def _study(args: argparse.Namespace) -> None:
         tracking.finish_study(args.record, args.status, args.results)
 
 
+def _restore(remote: str | None) -> None:
+    from prism.restore import RestoreError, restore
+
+    try:
+        stale = restore(remote=remote)
+    except RestoreError as error:
+        sys.exit(f"error: {error}")
+    if stale:
+        jobs = ", ".join(f"{rule} x{count}" for rule, count in stale.items())
+        print(
+            f"restored, but not current: Snakemake would run {jobs} (the checkout's settings, "
+            "code or inputs differ from the restored results'; `snakemake -n -r` says why)",
+            file=sys.stderr,
+        )
+    else:
+        print("restored: every result is current (`snakemake` has nothing to do)", file=sys.stderr)
+
+
 def _terminate(signum, frame) -> None:
     raise SystemExit(f"stopped by signal {signum}")
 
@@ -254,6 +275,9 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.stage == "methods":
         _list_methods()
+        return
+    if args.stage == "restore":
+        _restore(args.remote)
         return
     torch.set_num_threads(max(1, args.threads))
     signal.signal(signal.SIGTERM, _terminate)
@@ -279,6 +303,7 @@ def main(argv: list[str] | None = None) -> None:
             stage=args.stage,
             params=params,
             data_hash=file_sha256(path) if path else None,
+            code=stage_code(args.stage, getattr(args, "algorithm", None)),
         )
     with context as writer:
         _run_stage(args, settings, measurements, writer)

@@ -11,10 +11,8 @@ UI still follows a long fit. A tracking fault can then neither fail nor slow a j
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from prism.io import atomic_write
+from prism.provenance import config_hash, git_state
 
 KEY_FIELDS = ("object", "pattern", "n_samples", "noise", "seed", "algorithm")
 JOURNAL_DIR = "journal"  # beside the study record
@@ -31,28 +30,6 @@ JOURNAL_DIR = "journal"  # beside the study record
 def journal_dir(record_path: str | os.PathLike) -> Path:
     """The folder of a study's journals (beside its record file)."""
     return Path(record_path).parent / JOURNAL_DIR
-
-
-def config_hash(config: dict) -> str:
-    """SHA-256 of the canonical JSON of a config."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
-
-
-def git_state(root: str | os.PathLike = ".") -> dict[str, str]:
-    """The git commit and whether the work tree is dirty ('unknown' outside a checkout)."""
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise OSError(done.stderr)
-        return done.stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = "true" if git("status", "--porcelain", "--untracked-files=no") else "false"
-    except OSError:
-        return {"git.commit": "unknown", "git.dirty": "unknown"}
-    return {"git.commit": commit, "git.dirty": dirty}
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
@@ -131,13 +108,15 @@ def journaled_run(
     stage: str,
     params: dict,
     data_hash: str | None = None,
+    code: str | None = None,
 ) -> Iterator[Journal]:
     """Record one stage of a reconstruction or data item of the study in a new journal.
 
     The journal names its run (by ``wildcards``; every stage of one reconstruction shares
-    it), its params (flattened) and tags (git state, config hash, stage, data hash), then what
-    the stage logs, then how it ended: FINISHED, or FAILED when the stage raised (SIGTERM
-    included, see :mod:`prism.cli`). A journal without an end is a killed stage.
+    it), its params (flattened) and tags (git state, config hash, stage, data hash, and the
+    identity of the stage's code as ``prism.code.<stage>``, see :mod:`prism.provenance`),
+    then what the stage logs, then how it ended: FINISHED, or FAILED when the stage raised
+    (SIGTERM included, see :mod:`prism.cli`). A journal without an end is a killed stage.
     """
     folder = journal_dir(record_path)
     folder.mkdir(parents=True, exist_ok=True)
@@ -149,6 +128,8 @@ def journaled_run(
     }
     if data_hash is not None:
         tags["prism.data_hash"] = data_hash
+    if code is not None:
+        tags[f"prism.code.{stage}"] = code
     flat = {k: str(v) for k, v in flatten(params | {"study": wildcards}).items()}
     kind = "reconstruction" if "algorithm" in wildcards else "data"
     journal.write(

@@ -9,10 +9,13 @@ every combination is one reconstruction. Algorithms are registered solvers
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from functools import cache
 
 from prism.config import NoiseConfig, PatternConfig, PhysicsConfig, from_mapping
 from prism.core.simulation import physics_geometry
+from prism.provenance import code_identity
 from prism.solvers import find, registry
 
 # The study grid: config key -> the field it gives each reconstruction (its identity).
@@ -69,6 +72,66 @@ def method_settings(config: dict, algorithm: str) -> dict:
 def algorithm_settings(config: dict, algorithm: str):
     """The typed settings of one algorithm of a study (not yet resolved for its data)."""
     return find(algorithm).build_settings(method_settings(config, algorithm), algorithm)
+
+
+def resolved_settings(config: dict, section: str, name: str | None = None) -> dict:
+    """Every setting a stage of the study uses, defaults included, as a mapping.
+
+    ``section`` is ``physics``, ``pattern`` or ``noise`` (``name`` the pattern or noise
+    model), or ``algorithm`` (``name`` the algorithm). What a config leaves out is filled in
+    from the settings dataclasses, so a changed default changes the mapping; building the
+    dataclass from it again gives the same settings. (Settings that follow the data, such as
+    a seed, are set from the measurement set when the stage runs.)
+    """
+    if section == "algorithm":
+        settings = algorithm_settings(config, name)
+    elif section == "physics":
+        settings = from_mapping(PhysicsConfig, config.get("physics"), "physics")
+    elif section == "pattern":
+        settings = from_mapping(PatternConfig, config["pattern_models"][name], section)
+    elif section == "noise":
+        settings = from_mapping(NoiseConfig, config["noise_models"][name], section)
+    else:
+        allowed = "physics, pattern, noise, algorithm"
+        raise ValueError(f"unknown settings section {section!r}; sections: {allowed}")
+    return dataclasses.asdict(settings) if settings is not None else {}
+
+
+# The modules each stage of `python -m prism` runs from (its code identity follows their
+# imports); every stage also runs the command line, which is hashed but not followed.
+STAGE_MODULES = {
+    "prepare": ("prism.stages.data",),
+    "simulate": ("prism.stages.data",),
+    "reconstruct": ("prism.stages.reconstruct",),
+    "prism-init": ("prism.stages.prism",),
+    "prism-train": ("prism.stages.prism",),
+    "prism-retry": ("prism.stages.prism",),
+    "evaluate": ("prism.stages.evaluate",),
+    "summarize": ("prism.stages.report",),
+}
+COMMAND_LINE = ("prism.__main__", "prism.cli")
+
+
+@cache
+def stage_code(stage: str, algorithm: str | None = None) -> str:
+    """The identity of the code a stage runs (:mod:`prism.provenance`).
+
+    A reconstruction stage adds its algorithm's solver module; ``summarize`` adds every
+    registered solver's (it reads their names, styles and kinds).
+
+    Raises
+    ------
+    ValueError
+        When the stage is not one of :data:`STAGE_MODULES` or the algorithm is unknown.
+    """
+    if stage not in STAGE_MODULES:
+        raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGE_MODULES)}")
+    entries = {*STAGE_MODULES[stage], "prism.cpu"}
+    if algorithm is not None:
+        entries.add(find(algorithm).solve.__module__)
+    if stage == "summarize":
+        entries |= {solver.solve.__module__ for solver in registry().values()}
+    return code_identity(sorted(entries), leaves=COMMAND_LINE)
 
 
 def check_study(config: dict) -> None:

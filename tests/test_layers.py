@@ -1,8 +1,9 @@
 """The package's modules import one way: no cycles, and each layer only from those below it."""
 
-import ast
 from fnmatch import fnmatch
 from pathlib import Path
+
+from prism.provenance import imported_modules, package_modules
 
 PACKAGE = Path(__file__).resolve().parents[1] / "prism"
 LAYERS = (  # lowest first; a module imports only from its own layer or lower ones
@@ -10,45 +11,26 @@ LAYERS = (  # lowest first; a module imports only from its own layer or lower on
     ("prism.core", "prism.core.grid", "prism.core.optics", "prism.core.sampling"),
     ("prism.core.detector",),
     ("prism.core.simulation", "prism.core.operator"),  # the physics and its one operator
-    ("prism.io",),  # files
+    ("prism.io", "prism.provenance"),  # files; what produced a result
     ("prism.metrics",),  # the one ruler, on the physics
     ("prism.plotting",),  # the trainer's optional live plot (imported lazily)
     ("prism.models", "prism.models.*", "prism.core.aggregator", "prism.core.fitting"),  # PRISM
     ("prism.core.observers", "prism.core.trainers"),
     ("prism.solvers", "prism.solvers.*"),  # every method, behind one interface
     ("prism.study",),  # the study grid and its checks
-    ("prism.stages", "prism.stages.*", "prism.figures", "prism.journal"),
+    ("prism.stages", "prism.stages.*", "prism.figures", "prism.journal", "prism.restore"),
     ("prism.tracking", "prism.tracking.*"),  # MLflow
     ("prism.cli", "prism.__main__"),
 )
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 def modules() -> dict[str, Path]:
-    return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
-
-
-def imported(path: Path, known: set[str]) -> set[str]:
-    """The package modules a file imports anywhere (module level or inside functions)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        else:
-            continue
-        found |= {name for name in names if name in known}
-    return found
+    return package_modules(PACKAGE)
 
 
 def graph() -> dict[str, set[str]]:
     known = modules()
-    return {name: imported(path, set(known)) - {name} for name, path in known.items()}
+    return {name: imported_modules(path, known) - {name} for name, path in known.items()}
 
 
 def layer(name: str) -> int:

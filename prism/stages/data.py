@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from prism.core.operator import MeasurementSet
 from prism.core.optics import Telescope
 from prism.core.sampling import make_pattern
 from prism.core.simulation import physics_geometry, prepare_object, simulate_measurements
-from prism.io import load_arrays, save_arrays, save_measurements
+from prism.io import file_sha256, load_arrays, save_arrays, save_measurements
 
 BUILTIN_IMAGES = ("moon", "camera", "astronaut", "coins", "brick", "grass", "hubble_deep_field")
 FITS_SUFFIXES = (".fits", ".fit", ".fts")
@@ -63,6 +64,20 @@ def image_file(name: str, folder: str | os.PathLike = "data/raw") -> Path | None
             "run `dvc pull`"
         )
     return None
+
+
+def source_hash(name: str, folder: str | os.PathLike = "data/raw") -> str:
+    """SHA-256 of what an object is prepared from: its image file's bytes, or a built-in's pixels.
+
+    The workflow reruns an object's preparation when this changes, whatever the file's
+    modification time (a replaced image copied with its old timestamp is still new).
+    """
+    found = image_file(name, folder)
+    if found is not None:
+        return file_sha256(found)
+    image = read_image(name)
+    header = f"{image.dtype.str} {image.shape}".encode()
+    return hashlib.sha256(header + np.ascontiguousarray(image).tobytes()).hexdigest()
 
 
 def image_shape(path: str | os.PathLike) -> tuple[int, int]:

@@ -28,7 +28,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
 from prism.io import atomic_write
-from prism.journal import config_hash, flatten, git_state, journal_dir
+from prism.journal import flatten, journal_dir
+from prism.provenance import code_identity, config_hash, git_state, package_modules
 from prism.tracking.collector import (
     BATCH,
     Collector,
@@ -53,8 +54,10 @@ EXPERIMENT_NOTE = (
     "figures and headline metrics (ssim/<algorithm>/<case>: mean SSIM; versus_best/...: SSIM "
     "minus the strongest classical method's). Its child runs are the reconstructions "
     "(prism.kind = reconstruction; every stage of one logs into it) and the data items "
-    "(prism.kind = data). Every run is tagged with the git commit, the config hash and, where "
-    "it reads measurements, their hash."
+    "(prism.kind = data). Every run is tagged with the git commit (git.dirty: the checkout "
+    "had uncommitted or untracked changes that can affect a result), the config hash, the "
+    "identity of the code that made it (prism.code.<stage>; prism.code on the study: the whole "
+    "package) and, where it reads measurements, their hash."
 )
 # The exact environment of the tests and the README's figures (.ci/run installs from it).
 LOCK = Path(__file__).resolve().parents[2] / "requirements-lock.txt"
@@ -105,6 +108,7 @@ def start_study(
     owner = owner if owner is not None else os.getppid()
     packages = installed_packages()
     tags = git_state() | {"prism.kind": "study", "prism.config_hash": config_hash(config)}
+    tags |= {"prism.code": code_identity(package_modules())}  # the whole package
     tags |= {"prism.owner": owner_tag(owner)}
     tags |= {"prism.env_hash": config_hash(packages), "prism.env_locked": env_locked(packages)}
     run = client.create_run(experiment_id, tags=tags | workdir_tag(), run_name="study")

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from prism.solvers import algorithm_pattern
-from prism.stages.data import image_file
-from prism.study import DATA_KEY, MEASUREMENTS, METRICS, PREPARED, RUN_DIR, jobs, method_settings
+from prism.stages.data import image_file, source_hash
+from prism.study import DATA_KEY, MEASUREMENTS, METRICS, PREPARED, RUN_DIR, jobs, resolved_settings, stage_code
 
 # Each invocation is a study of its own, with its own record (two invocations in one directory
 # never share one). Jobs read it from the environment (also on a cluster), so that the rules'
@@ -32,9 +32,21 @@ wildcard_constraints:
     variant=r"[A-Za-z0-9_]+",
 
 
+# A job reruns when what determines its output changes (Snakemake's rerun triggers): its
+# params hold every setting it uses, defaults included (`settings`), and the identity of the
+# package code it runs (`code`, prism.provenance); its input files count by content (an input
+# newer than the outputs but with the checksum recorded when they were made reruns nothing;
+# see profiles/default), and a user's image by its hash (`content`), whatever its timestamp.
+
+
 def as_json(value):
     """A config section as compact JSON, for a rule's params (reruns follow its changes)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def settings(section, name=None):
+    """The resolved settings of a section (defaults included) as JSON: what the stage runs with."""
+    return as_json(resolved_settings(config, section, name))
 
 
 def identity(wildcards):
@@ -57,15 +69,25 @@ def study_metrics():
     return [METRICS.format(**job) for job in jobs(config)]
 
 
+def algorithm_name(wildcards):
+    """The job's algorithm: its wildcard, or prism-<variant> for PRISM's stages."""
+    return wildcards.algorithm if "algorithm" in wildcards.keys() else f"prism-{wildcards.variant}"
+
+
 def prism_identity(wildcards):
     """The reconstruction's identity: the variant wildcard becomes the algorithm name."""
     ids = {k: v for k, v in wildcards.items() if k != "variant"}
-    return as_json(ids | {"algorithm": f"prism-{wildcards.variant}"})
+    return as_json(ids | {"algorithm": algorithm_name(wildcards)})
 
 
 def prism_settings(wildcards):
     """The variant's PRISM settings as JSON (a rule reruns when they change)."""
-    return as_json(method_settings(config, f"prism-{wildcards.variant}"))
+    return settings("algorithm", algorithm_name(wildcards))
+
+
+def algorithm_code(stage):
+    """A params function: the identity of the code the stage runs for the job's algorithm."""
+    return lambda wildcards: stage_code(stage, algorithm_name(wildcards))
 
 
 TRACK = '--track "$PRISM_STUDY_RECORD" --wildcards {params.identity:q} --threads {threads}'

@@ -8,8 +8,10 @@ rule prepare:
         PREPARED,
     params:
         source=source_argument,
-        physics=as_json(config["physics"]),
+        content=lambda w: source_hash(w.object),
+        physics=settings("physics"),
         identity=identity,
+        code=stage_code("prepare"),
     log:
         "logs/prepare/{object}.log",
     benchmark:
@@ -25,9 +27,10 @@ rule simulate:
     output:
         MEASUREMENTS,
     params:
-        pattern=lambda w: as_json(config["pattern_models"][w.pattern]),
-        noise=lambda w: as_json(config["noise_models"][w.noise]),
+        pattern=lambda w: settings("pattern", w.pattern),
+        noise=lambda w: settings("noise", w.noise),
         identity=identity,
+        code=stage_code("simulate"),
     log:
         f"logs/simulate/{{object}}/{DATA_KEY}.log",
     benchmark:

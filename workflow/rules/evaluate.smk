@@ -11,6 +11,7 @@ rule evaluate:
         image=f"{RUN_DIR}/reconstruction.png",
     params:
         identity=identity,
+        code=stage_code("evaluate"),
     log:
         f"logs/evaluate/{{object}}/{DATA_KEY}-{{algorithm}}.log",
     benchmark:
@@ -39,6 +40,8 @@ rule summarize:
         versus_epie=report("results/versus_epie.png", caption=f"{CAPTIONS}/versus_epie.rst", category="1 Results"),
         metrics="metrics/study.json",
         scores_csv="metrics/scores.csv",
+    params:
+        code=stage_code("summarize"),
     log:
         "logs/summarize.log",
     benchmark:

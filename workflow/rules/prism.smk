@@ -13,6 +13,7 @@ rule prism_init:
     params:
         prism=prism_settings,
         identity=prism_identity,
+        code=algorithm_code("prism-init"),
     log:
         f"logs/prism_init/{{object}}/{DATA_KEY}-{{variant}}.log",
     benchmark:
@@ -31,6 +32,7 @@ rule prism_train:
     params:
         prism=prism_settings,
         identity=prism_identity,
+        code=algorithm_code("prism-train"),
         progress=f"{PRISM_DIR}/progress",
     log:
         f"logs/prism_train/{{object}}/{DATA_KEY}-{{variant}}.log",
@@ -51,6 +53,7 @@ rule prism_retry:
     params:
         prism=prism_settings,
         identity=prism_identity,
+        code=algorithm_code("prism-retry"),
     log:
         f"logs/prism_retry/{{object}}/{DATA_KEY}-{{variant}}.log",
     benchmark:

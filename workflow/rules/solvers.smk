@@ -10,8 +10,9 @@ rule reconstruct:
     wildcard_constraints:
         algorithm=algorithm_pattern(staged=False),
     params:
-        settings=lambda w: as_json(method_settings(config, w.algorithm)),
+        settings=lambda w: settings("algorithm", w.algorithm),
         identity=identity,
+        code=algorithm_code("reconstruct"),
     log:
         f"logs/reconstruct/{{object}}/{DATA_KEY}-{{algorithm}}.log",
     benchmark:
