@@ -13,7 +13,7 @@ per case and its mean per setting; ``--out`` keeps a CSV.
     python benchmarks/calibrate.py mpie --grid '{"friction": [0.5, 0.7, 0.9]}'
     python benchmarks/calibrate.py tv --grid '{"weight": [0.1, 0.3, 1.0]}' --noise snr40
     python benchmarks/calibrate.py prism-all_at_once --config config/config.yaml \
-        --grid '{"training": [{"loss_th": 0.01}, {"loss_th": 0.001}]}'
+        --grid '{"training": [{"tolerance": 0.001}, {"tolerance": 0.0001}]}'
 
 Without ``--config`` the study is ``config/ablation.yaml`` and its first pattern
 ``sparse_points``: N = 256, object 64 px, 16-pixel apertures at 16 and 64 Fermat points out

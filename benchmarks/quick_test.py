@@ -90,7 +90,7 @@ def run(args: argparse.Namespace, folder: Path, device: torch.device) -> dict:
     training = TrainingConfig(
         steps_per_epoch=args.steps_per_sample // MAX_EPOCHS,
         max_epochs=MAX_EPOCHS,
-        loss_th=args.loss_th,
+        tolerance=args.tolerance,
     )
     decoder = DecoderConfig(kind=args.decoder, channels=args.channels)
     config = PrismConfig(decoder=decoder, training=training)
@@ -162,10 +162,10 @@ def main() -> None:
     parser.add_argument("--decoder", default="upsample", choices=("upsample", "transposed"))
     parser.add_argument("--channels", type=int, default=DecoderConfig().channels)
     parser.add_argument(
-        "--loss-th",
+        "--tolerance",
         type=float,
-        default=TrainingConfig().loss_th,
-        help=f"convergence threshold (default TrainingConfig's, {TrainingConfig().loss_th})",
+        default=TrainingConfig().tolerance,
+        help=f"stopping rule's tolerance (default TrainingConfig's, {TrainingConfig().tolerance})",
     )
     args = parser.parse_args()
     device = start(args.threads, args.device)
@@ -178,7 +178,8 @@ def main() -> None:
         f"{args.n_samples} samples, schedule {training.schedule}, "
         f"{training.step_budget} steps per sample "
         f"(steps_per_epoch {training.steps_per_epoch} x max_epochs {training.max_epochs}), "
-        f"loss_th {training.loss_th}, init_steps {training.init_steps}, "
+        f"tolerance {training.tolerance} (patience {training.patience}), "
+        f"init_steps {training.init_steps}, "
         f"decoder {dataclasses.asdict(outcome['config'].decoder)}"
     )
     report(outcome, device)

@@ -140,6 +140,7 @@ def _run_stage(args: argparse.Namespace, settings: dict, measurements, writer) -
         )
         if writer is not None:
             writer.log_metrics({k: v for k, v in record.items() if k in evaluate.SCORES})
+            writer.set_tags({"prism.stop_reason": record["stop_reason"]})
             writer.log_artifact(args.out_png)
             writer.add_image("coverage", evaluate.coverage(measurements)[None].float(), 0)
 

@@ -90,6 +90,10 @@ class Journal:
         for name, value in metrics.items():
             self.write({"e": "metric", "k": self.prefix + name, "v": float(value), "s": 0})
 
+    def set_tags(self, tags: dict[str, str]) -> None:
+        """Set tags on the run (a later value of a tag replaces an earlier one)."""
+        self.write({"e": "tags", "tags": {name: str(value) for name, value in tags.items()}})
+
     def log_artifact(self, path: str | os.PathLike, folder: str | None = None) -> None:
         """Log a file as an artifact (copied by the collector, so it must stay in place)."""
         self.write({"e": "artifact", "path": str(Path(path).resolve()), "folder": folder})

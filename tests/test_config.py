@@ -22,7 +22,9 @@ def test_defaults_and_budget():
         ("loss_type", "huber", "`loss_type` must be one of 'l1', 'l2', 'ssim', got 'huber'"),
         ("old_mode", "all", "`old_mode` must be one of 'union', 'replay', got 'all'"),
         ("init_target", "noise", "`init_target` must be one of"),
-        ("loss_th", 0.0, "`loss_th` must be a number > 0, got 0.0"),
+        ("tolerance", 0.0, "`tolerance` must be a number > 0, got 0.0"),
+        ("patience", 0, "`patience` must be an integer > 0, got 0"),
+        ("floor", -0.1, "`floor` must be a number >= 0, got -0.1"),
         ("steps_per_epoch", 2.5, "`steps_per_epoch` must be an integer > 0, got 2.5"),
         ("max_epochs", -1, "`max_epochs` must be an integer > 0, got -1"),
         ("retry_lr_factor", 2.0, r"`retry_lr_factor` must be in \(0, 1\], got 2.0"),
@@ -46,7 +48,7 @@ def test_the_trainer_takes_only_a_training_config(problem):
     optimizer = torch.optim.Adam(model.parameters())
     aggregator = TelescopeAggregator(problem.operator)
     with pytest.raises(TypeError, match="`config` must be a TrainingConfig, got dict"):
-        PRISMTrainer(model, optimizer, None, aggregator, {"loss_th": 0.2}, "cpu")
+        PRISMTrainer(model, optimizer, None, aggregator, {"tolerance": 0.2}, "cpu")
 
 
 def test_decoder_config_validation():
@@ -86,14 +88,17 @@ def test_study_patterns_must_be_defined():
 
 def test_a_variant_updates_each_section_of_the_prism_settings():
     study = {
-        "prism": {"decoder": {"channels": 32}, "training": {"loss_th": 0.05, "steps_per_epoch": 7}},
+        "prism": {
+            "decoder": {"channels": 32},
+            "training": {"tolerance": 0.05, "steps_per_epoch": 7},
+        },
         "prism_variants": {"wide": {"decoder": {"channels": 128}, "optimizer": {"lr": 0.1}}},
     }
     mapping = method_settings(study, "prism-wide")
     assert mapping == {
         "decoder": {"channels": 128},
         "optimizer": {"lr": 0.1},
-        "training": {"loss_th": 0.05, "steps_per_epoch": 7},
+        "training": {"tolerance": 0.05, "steps_per_epoch": 7},
     }
     config = from_mapping(PrismConfig, mapping, "prism")
     assert config.decoder.channels == 128 and config.training.steps_per_epoch == 7

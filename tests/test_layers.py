@@ -7,7 +7,7 @@ from prism.provenance import imported_modules, package_modules
 
 PACKAGE = Path(__file__).resolve().parents[1] / "prism"
 LAYERS = (  # lowest first; a module imports only from its own layer or lower ones
-    ("prism.config", "prism.cpu"),  # typed settings: the only defaults; the CPU pins
+    ("prism.config", "prism.cpu", "prism.stopping"),  # settings, CPU pins, the stopping rule
     ("prism.core", "prism.core.grid", "prism.core.optics", "prism.core.sampling"),
     ("prism.core.detector",),
     ("prism.core.simulation", "prism.core.operator"),  # the physics and its one operator

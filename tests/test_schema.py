@@ -13,7 +13,7 @@ SCHEMA = yaml.safe_load(
 )
 PRISM = SCHEMA["$defs"]["prism_settings"]["properties"]
 # The schema leaves out what the study sets itself: the decoder's seed is the study seed.
-SET_BY_THE_STUDY = {("decoder", "seed")}
+SET_BY_THE_STUDY = {("decoder", "seed"), ("training", "floor")}
 SECTIONS = [
     ("physics", SCHEMA["properties"]["physics"], PhysicsConfig),
     (

@@ -1,4 +1,4 @@
-"""PRISM's fit loop: optimiser steps until the losses reach the threshold or the budget ends."""
+"""PRISM's fit loop: optimiser steps until the shared stopping rule holds or the budget ends."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from torch import nn
 
 from prism.config import TrainingConfig
 from prism.models.losses import LossAggregator, LossTerms, Pair
+from prism.stopping import BUDGET, NOISE_FLOOR, RULE, Plateau
+
+NON_FINITE = "non-finite loss"
 
 Predict = Callable[[torch.Tensor], tuple[Pair, Pair | None]]
 
@@ -25,10 +28,9 @@ class SampleFit:
         The judged loss terms where the fit ended.
     steps : int
         Optimiser steps taken.
-    converged : bool
-        Both terms ended below ``loss_th``.
     reason : str
-        Why a fit that did not converge ended.
+        Why the fit ended: :data:`prism.stopping.RULE` or ``NOISE_FLOOR`` (converged),
+        ``BUDGET``, or :data:`NON_FINITE`.
     estimate : torch.Tensor or None
         The object square where the fit ended; None when a non-finite loss restored the
         model and optimiser to where the fit began.
@@ -37,13 +39,22 @@ class SampleFit:
     loss_old: float
     loss_new: float
     steps: int
-    converged: bool
-    reason: str = ""
+    reason: str
     estimate: torch.Tensor | None = None
+
+    @property
+    def converged(self) -> bool:
+        """The fit ended on its stopping rule or at the noise floor, not on its budget."""
+        return self.reason in (RULE, NOISE_FLOOR)
 
 
 class Fitter:
-    """Steps a decoder until both loss terms are below ``loss_th`` or the budget runs out.
+    """Steps a decoder until its loss stops improving, reaches the noise floor, or the budget ends.
+
+    The stopping rule is every solver's (:mod:`prism.stopping`): the loss, judged by the
+    trainer's own criterion and averaged over ``window`` steps, has not improved on the best
+    window by ``tolerance`` for ``patience`` windows; on noisy data, both loss terms are
+    within :attr:`~prism.config.TrainingConfig.floor_stop`.
 
     Parameters
     ----------
@@ -55,7 +66,7 @@ class Fitter:
         Stepped every ``steps_per_epoch`` steps (ReduceLROnPlateau with the epoch's mean
         loss).
     config : TrainingConfig
-        ``loss_th`` and ``steps_per_epoch``.
+        ``tolerance``, ``window``, ``patience``, ``steps_per_epoch`` and the noise floor.
     estimate : callable
         Returns the model's current object square (differentiable).
     """
@@ -80,7 +91,7 @@ class Fitter:
         budget: int,
         on_step: Callable[[int, int, float], None] | None = None,
     ) -> SampleFit:
-        """Fit until converged (judged by ``judge``) or ``budget`` steps of ``criterion``.
+        """Fit until the stopping rule holds (judged by ``judge``) or ``budget`` steps.
 
         Parameters
         ----------
@@ -97,6 +108,8 @@ class Fitter:
             Called after every optimiser step with ``(step, budget, loss)`` (progress).
         """
         snapshot = copy.deepcopy((self.model.state_dict(), self.optimizer.state_dict()))
+        config = self.config
+        plateau = Plateau(config.window, config.tolerance, config.patience)
         epoch_loss, judged, step = 0.0, None, 0
         for step in range(budget + 1):
             x_hat = self.estimate()
@@ -106,9 +119,12 @@ class Fitter:
             if not (torch.isfinite(terms.total) and torch.isfinite(judged.total)):
                 self.model.load_state_dict(snapshot[0])
                 self.optimizer.load_state_dict(snapshot[1])
-                return _outcome(judged, step, None, "non-finite loss")
-            if max(judged.old.item(), judged.new.item()) < self.config.loss_th:
-                return _outcome(judged, step, x_hat.detach())
+                return _outcome(judged, step, None, NON_FINITE)
+            floor = config.floor_stop
+            if floor > 0 and max(judged.old.item(), judged.new.item()) <= floor:
+                return _outcome(judged, step, x_hat.detach(), NOISE_FLOOR)
+            if plateau.update(judged.total.item()):
+                return _outcome(judged, step, x_hat.detach(), RULE)
             if step == budget:
                 break
             self.step(terms.total)
@@ -119,7 +135,7 @@ class Fitter:
             if (step + 1) % self.config.steps_per_epoch == 0:
                 self._scheduler_step(epoch_loss / self.config.steps_per_epoch)
                 epoch_loss = 0.0
-        return _outcome(judged, step, x_hat.detach(), "step budget exhausted")
+        return _outcome(judged, step, x_hat.detach(), BUDGET)
 
     def step(self, loss: torch.Tensor) -> None:
         """One optimiser step on ``loss``."""
@@ -134,12 +150,11 @@ class Fitter:
             self.scheduler.step()
 
 
-def _outcome(terms: LossTerms, steps: int, estimate, reason: str = "") -> SampleFit:
+def _outcome(terms: LossTerms, steps: int, estimate, reason: str) -> SampleFit:
     return SampleFit(
         loss_old=terms.old.item(),
         loss_new=terms.new.item(),
         steps=steps,
-        converged=not reason,
         reason=reason,
         estimate=estimate,
     )

@@ -106,12 +106,13 @@ class PRISMTrainer:
         self.next_sample = 0
         self.failed: list[dict] = []
         self.history: list[dict] = []
+        self.stop_reason, self.steps_run = "", 0  # of the last fit; steps of every fit
         with torch.no_grad():
             self.reconstruction = self._estimate().detach()
 
     # ----------------------------------------------------------------- public stages
     def run_initialization(self, measurement, center, image_gt, figure=None):
-        """Fit the decoder to the initial target before the measurements are fitted.
+        """Fit the decoder to the initial target for ``init_steps`` steps (a warm start).
 
         Parameters
         ----------
@@ -136,9 +137,8 @@ class PRISMTrainer:
             loss = self.criterion.distance(x_hat.reshape(target.shape), target)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"initialization loss is {loss.item()}")
-            if loss.item() < self.config.loss_th:
-                break
             self.fitter.step(loss)
+        x_hat = self._estimate()
         self.reconstruction = x_hat.detach()
         return self.reconstruction, self._draw(figure)
 
@@ -198,9 +198,9 @@ class PRISMTrainer:
 
         Each refit fits ``retry.loss_type`` at ``retry_lr_factor`` times the learning rate for
         at most ``retry.budget_fraction`` of the fit's step budget, from where training left
-        the decoder. A sample counts as recovered when, judged by the trainer's own loss, both
-        its terms end below ``loss_th``. The first four arguments are those of
-        :meth:`run_progressive_training`.
+        the decoder. A sample counts as recovered when its refit ends on the stopping rule or
+        at the noise floor, judged by the trainer's own loss, instead of on its budget. The
+        first four arguments are those of :meth:`run_progressive_training`.
 
         Returns
         -------
@@ -237,6 +237,8 @@ class PRISMTrainer:
             "reconstruction_crop": self.reconstruction.reshape(obj_size, obj_size).cpu(),
             "failed": self.failed,
             "history": self.history,
+            "stop_reason": self.stop_reason,
+            "steps_run": self.steps_run,
             "rng_state": torch.get_rng_state(),
         }
 
@@ -265,6 +267,7 @@ class PRISMTrainer:
         self.reconstruction = state["reconstruction_crop"].to(self.device)[None, None]
         self.failed = list(state["failed"])
         self.history = list(state["history"])
+        self.stop_reason, self.steps_run = state["stop_reason"], state["steps_run"]
         torch.set_rng_state(state["rng_state"])
 
     def resume(self, path: str | os.PathLike) -> dict:
@@ -315,6 +318,7 @@ class PRISMTrainer:
         self.progress.start(sum(record["steps"] for record in self.history))
         fit = self.fitter.fit(predict, criterion, self.criterion, budget, self.progress)
         self.progress.finish(fit.steps)
+        self.stop_reason, self.steps_run = fit.reason, self.steps_run + fit.steps
         if fit.estimate is not None:
             self.reconstruction = fit.estimate
         return fit

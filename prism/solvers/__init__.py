@@ -39,11 +39,18 @@ class Reconstruction:
         One record per iteration (epoch, sample, ...) of numbers.
     failed_samples : int
         Samples the solver could not fit (PRISM's failed samples; 0 for the others).
+    stop_reason : str
+        Why an iterating solver stopped: one of :data:`prism.stopping.STOP_REASONS`; empty
+        for a solver that does not iterate.
+    steps : int
+        Iterations run (optimiser steps, sweeps), every stage and rung together.
     """
 
     image: torch.Tensor
     history: list[dict] = field(default_factory=list)
     failed_samples: int = 0
+    stop_reason: str = ""
+    steps: int = 0
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from prism.core.grid import support_mask
 from prism.core.operator import MeasurementOperator, MeasurementSet
 from prism.core.optics import amplitude, fft2c, ifft2c, power
 from prism.solvers import Reconstruction, Solver
+from prism.stopping import BUDGET
 
 _EPS = 1e-12
 
@@ -94,7 +95,8 @@ def solve(
     Reconstruction
         Complex64 ``[N, N]`` estimate (real-valued when constrained to be real) and one
         record per epoch: ``data_error`` (relative squared amplitude error over every
-        sample, measured during the sweep) and the metrics of ``score``.
+        sample, measured during the sweep) and the metrics of ``score``. The textbook ePIE
+        has no stopping rule: it always runs its ``epochs`` (``stop_reason`` "budget").
     """
     check_intensities(data, operator)
     measured = amplitude(data.intensities.to(torch.float32))
@@ -112,7 +114,7 @@ def solve(
         if score is not None:
             record |= score(estimate)
         history.append(record)
-    return Reconstruction(image=estimate, history=history)
+    return Reconstruction(image=estimate, history=history, stop_reason=BUDGET, steps=len(history))
 
 
 def check_intensities(data: MeasurementSet, operator: MeasurementOperator) -> None:

@@ -35,6 +35,7 @@ from prism.core.operator import MeasurementOperator, MeasurementSet
 from prism.core.optics import amplitude, fft2c, ifft2c
 from prism.solvers import Reconstruction, Solver
 from prism.solvers.epie import check_intensities, constrain, sample_order, sweep
+from prism.stopping import BUDGET, RULE, Plateau
 
 _PROGRESS = 1e-3  # a sweep counts as progress when it lowers the best data error by this
 
@@ -100,7 +101,8 @@ def solve(
     support = support_mask(operator.obj_size, operator.image_size)
     generator = torch.Generator().manual_seed(settings.seed)
     velocity = torch.zeros_like(spectrum)
-    history, best, stale = [], float("inf"), 0
+    plateau = Plateau(1, _PROGRESS, settings.patience)
+    history, best, reason = [], float("inf"), BUDGET
     for _ in range(settings.max_epochs):
         before = spectrum.clone()
         order = sample_order(operator.n_samples, settings.random_order, generator)
@@ -108,15 +110,15 @@ def solve(
         velocity = settings.friction * velocity + (spectrum - before)
         estimate = constrain(ifft2c(spectrum + settings.feedback * velocity), support, settings)
         spectrum = fft2c(estimate)
-        stale = 0 if error < best * (1 - _PROGRESS) else stale + 1
         best = min(best, error)
         record = {"data_error": error, "best_error": best}
         if score is not None:
             record |= score(estimate)
         history.append(record)
-        if stale >= settings.patience:
+        if plateau.update(error):
+            reason = RULE
             break
-    return Reconstruction(image=estimate, history=history)
+    return Reconstruction(image=estimate, history=history, stop_reason=reason, steps=len(history))
 
 
 SOLVERS = (

@@ -28,14 +28,11 @@ def resolve(config: PrismConfig, data: MeasurementSet) -> PrismConfig:
     """The PRISM settings a reconstruction really uses (what is logged and trained with).
 
     The decoder is seeded with the measurement set's seed, so a study's seeds vary the noise,
-    the random patterns and the initial weights together. With ``training.noise_stop``,
-    ``loss_th`` rises to that multiple of the data's :func:`noise_floor` where it is lower.
+    the random patterns and the initial weights together, and ``training.floor`` is the
+    data's :func:`noise_floor` in the units of the training loss (0 for noiseless data).
     """
-    training = config.training
-    if training.noise_stop is not None:
-        distance = LossAggregator(training.loss_type).distance
-        floor = training.noise_stop * noise_floor(data, distance)
-        training = dataclasses.replace(training, loss_th=max(training.loss_th, floor))
+    distance = LossAggregator(config.training.loss_type).distance
+    training = dataclasses.replace(config.training, floor=noise_floor(data, distance))
     decoder = dataclasses.replace(config.decoder, seed=data.seed)
     return dataclasses.replace(config, decoder=decoder, training=training)
 
@@ -75,10 +72,21 @@ def build_trainer(
     )
 
 
-def grid_image(trainer: PRISMTrainer, data: MeasurementSet) -> torch.Tensor:
-    """The trainer's current object square, padded into the ``N x N`` grid."""
+def outcome(trainer: PRISMTrainer, data: MeasurementSet) -> Reconstruction:
+    """The trainer's result as every solver gives one.
+
+    The image is the current object square padded into the ``N x N`` grid; ``stop_reason``
+    is the last failed sample's reason when one is left, else the last fit's, and ``steps``
+    counts the optimiser steps of every fit (training and retry).
+    """
     square = trainer.reconstruction.reshape(data.obj_size, data.obj_size)
-    return pad_to_grid(square, data.image_size)
+    return Reconstruction(
+        image=pad_to_grid(square, data.image_size),
+        history=trainer.history,
+        failed_samples=len(trainer.failed),
+        stop_reason=trainer.failed[-1]["reason"] if trainer.failed else trainer.stop_reason,
+        steps=trainer.steps_run,
+    )
 
 
 def solve(
@@ -98,11 +106,7 @@ def solve(
     args = (data.centers, data.intensities, data.ground_truth, data.samples_per_line_meas)
     trainer.run_progressive_training(*args)
     trainer.retry_failed_samples(*args, settings.retry)
-    return Reconstruction(
-        image=grid_image(trainer, data),
-        history=trainer.history,
-        failed_samples=len(trainer.failed),
-    )
+    return outcome(trainer, data)
 
 
 SOLVERS = (

@@ -52,6 +52,7 @@ from prism.core.operator import MeasurementOperator, MeasurementSet, noise_floor
 from prism.core.optics import amplitude
 from prism.models.losses import LossAggregator
 from prism.solvers import Reconstruction, Solver
+from prism.stopping import BUDGET, NOISE_FLOOR, RULE, Plateau
 
 _EPS = 1e-8  # smoothing of the TV norm at zero gradient
 
@@ -119,7 +120,7 @@ def solve(
     history = []
     for k in range(settings.ladder, -1, -1):
         weight = settings.weight * 2**k
-        x, steps = _fit(misfit, x, weight, settings)
+        x, steps, stalled = _fit(misfit, x, weight, settings)
         with torch.no_grad():
             record = {"weight": weight, "misfit": misfit(x).item(), "steps": steps}
         reached = record["misfit"] <= settings.discrepancy * floor
@@ -129,14 +130,24 @@ def solve(
         history.append(record)
         if reached:
             break
-    return Reconstruction(image=pad_to_grid(x, operator.image_size), history=history)
+    reason = NOISE_FLOOR if reached else RULE if stalled else BUDGET
+    return Reconstruction(
+        image=pad_to_grid(x, operator.image_size),
+        history=history,
+        stop_reason=reason,
+        steps=sum(record["steps"] for record in history),
+    )
 
 
 def _fit(misfit, start: torch.Tensor, weight: float, settings: TVConfig) -> tuple:
-    """Projected Adam on ``misfit(x) + weight * TV_eps(x)`` from ``start``; ``(x, steps)``."""
+    """Projected Adam on ``misfit(x) + weight * TV_eps(x)`` from ``start``.
+
+    Returns ``(x, steps, stalled)``: the estimate, the steps taken and whether the
+    objective stopped improving (:class:`~prism.stopping.Plateau`) before ``max_steps``.
+    """
     x = start.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([x], lr=settings.lr)
-    window, previous = 0.0, None
+    plateau = Plateau(settings.window, settings.tolerance)
     for step in range(1, settings.max_steps + 1):
         objective = misfit(x) + weight * total_variation(x)
         optimizer.zero_grad(set_to_none=True)
@@ -144,12 +155,9 @@ def _fit(misfit, start: torch.Tensor, weight: float, settings: TVConfig) -> tupl
         optimizer.step()
         with torch.no_grad():
             x.clamp_(min=0)
-        window += objective.item()
-        if step % settings.window == 0:
-            if previous is not None and previous - window < settings.tolerance * window:
-                break
-            window, previous = 0.0, window
-    return x.detach(), step
+        if plateau.update(objective.item()):
+            return x.detach(), step, True
+    return x.detach(), step, False
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ from prism.core.observers import CHECKPOINT_NAME
 from prism.core.operator import MeasurementSet
 from prism.core.trainers import PRISMTrainer
 from prism.io import atomic_write, file_sha256, load_checkpoint, save_checkpoint
-from prism.solvers.prism import grid_image
+from prism.solvers.prism import outcome
 from prism.stages.reconstruct import save_reconstruction
 
 
@@ -85,11 +85,5 @@ def prism_retry(
         config.retry,
     )
     wall_time = state["wall_time_s"] + time.perf_counter() - began
-    save_reconstruction(
-        out_reconstruction,
-        grid_image(trainer, data),
-        wall_time_s=wall_time,
-        failed_samples=len(trainer.failed),
-        history=trainer.history,
-    )
+    save_reconstruction(out_reconstruction, outcome(trainer, data), wall_time_s=wall_time)
     return recovered

@@ -21,24 +21,22 @@ from prism.solvers import Reconstruction, Solver
 
 
 def save_reconstruction(
-    path: str | os.PathLike,
-    reconstruction: torch.Tensor,
-    *,
-    wall_time_s: float,
-    failed_samples: int = 0,
-    history: list[dict] | None = None,
+    path: str | os.PathLike, result: Reconstruction, *, wall_time_s: float
 ) -> Path:
-    """Write a reconstruction ``[N, N]`` with its wall time, failed samples and history.
+    """Write a solver's result: the image ``[N, N]``, how it stopped, its history, its time.
 
-    ``history`` is the solver's list of per-iteration records (the same keys in each); every
-    key is stored as a ``history_<key>`` array (the learning curves of the report).
+    The history (per-iteration records, the same keys in each) is stored key by key as
+    ``history_<key>`` arrays (the learning curves of the report).
     """
-    image = reconstruction.detach().reshape(reconstruction.shape[-2:]).cpu().numpy()
+    image = result.image.detach().reshape(result.image.shape[-2:]).cpu().numpy()
     arrays = {
         "reconstruction": image,
         "wall_time_s": np.array(wall_time_s),
-        "failed_samples": np.array(failed_samples),
+        "failed_samples": np.array(result.failed_samples),
+        "stop_reason": np.array(result.stop_reason),
+        "steps": np.array(result.steps),
     }
+    history = result.history
     for key in history[0] if history else ():
         arrays[f"history_{key}"] = np.array([record[key] for record in history])
     return save_arrays(arrays, path)
@@ -47,8 +45,9 @@ def save_reconstruction(
 def load_reconstruction(path: str | os.PathLike) -> dict:
     """Read a file written by :func:`save_reconstruction`.
 
-    Returns ``reconstruction`` (tensor), ``wall_time_s``, ``failed_samples`` and ``history``
-    (column name -> array; empty when none was stored).
+    Returns ``reconstruction`` (tensor), ``wall_time_s``, ``failed_samples``,
+    ``stop_reason``, ``steps`` and ``history`` (column name -> array; empty when none was
+    stored).
     """
     arrays = load_arrays(path)
     prefix = "history_"
@@ -56,6 +55,8 @@ def load_reconstruction(path: str | os.PathLike) -> dict:
         "reconstruction": torch.from_numpy(arrays["reconstruction"]),
         "wall_time_s": float(arrays["wall_time_s"]),
         "failed_samples": int(arrays["failed_samples"]),
+        "stop_reason": str(arrays["stop_reason"]),
+        "steps": int(arrays["steps"]),
         "history": {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)},
     }
 
@@ -80,13 +81,7 @@ def reconstruct(
     wall_time = time.perf_counter() - began
     if writer is not None:
         log_history(writer, result, data.obj_size)
-    save_reconstruction(
-        out_reconstruction,
-        result.image,
-        wall_time_s=wall_time,
-        failed_samples=result.failed_samples,
-        history=result.history,
-    )
+    save_reconstruction(out_reconstruction, result, wall_time_s=wall_time)
     return result
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from prism.stages.evaluate import KEYS, coverage, write_json
 from prism.stages.reconstruct import load_reconstruction
 
 QUALITY = ("ssim", "psnr", "nrmse", "failed_samples")
+CONVERGENCE = ("steps", "data_misfit")  # how far each solver went, and where it stopped
 DATA = ["object", "pattern", "n_samples", "noise", "seed"]  # one measurement set
 CASE = ["pattern", "n_samples", "noise"]  # what a methods-table row pools over
 
@@ -42,7 +44,8 @@ def summarize(metrics_paths, out_dir: str | os.PathLike) -> dict[str, Path]:
         The metrics JSON of every reconstruction of the study.
     out_dir : path-like
         Receives ``summary.csv`` (mean and standard deviation over seeds of SSIM, PSNR,
-        NRMSE and failed samples, one row per configuration), ``summary.html`` (the same,
+        NRMSE, failed samples, steps run and final data misfit, and why the runs stopped,
+        counted by reason, one row per configuration), ``summary.html`` (the same,
         formatted for reading), ``timing.csv`` (wall time, likewise), ``scores.png``,
         ``gallery.png``, ``coverage.png``, ``learning_curves.png``, ``methods.csv`` (every
         method per case over objects and seeds, against the strongest classical method and
@@ -56,7 +59,8 @@ def summarize(metrics_paths, out_dir: str | os.PathLike) -> dict[str, Path]:
     """
     frame = read_metrics(metrics_paths)
     out = Path(out_dir)
-    summary = _over_seeds(frame, QUALITY)
+    summary = _over_seeds(frame, QUALITY + CONVERGENCE)
+    summary["stop_reasons"] = _stop_reasons(frame)
     paths = {
         "summary": _write_table(summary, out / "summary.csv"),
         "summary_html": _write_html(summary, out / "summary.html"),
@@ -141,6 +145,20 @@ def _over_seeds(frame: pd.DataFrame, scores: tuple[str, ...]) -> pd.DataFrame:
     return table.reset_index()
 
 
+def _stop_reasons(frame: pd.DataFrame) -> np.ndarray:
+    """Per configuration, why its runs stopped, counted (e.g. ``"budget x1; rule x1"``).
+
+    Empty for a method that does not iterate.
+    """
+    group = [key for key in KEYS if key != "seed"]
+
+    def counted(reasons: pd.Series) -> str:
+        counts = sorted(Counter(reason for reason in reasons if reason).items())
+        return "; ".join(f"{reason} x{count}" for reason, count in counts)
+
+    return frame.groupby(group, sort=True)["stop_reason"].agg(counted).to_numpy()
+
+
 def _write_table(table: pd.DataFrame, path: Path) -> Path:
     return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6g"))
 
@@ -153,6 +171,7 @@ def _write_html(summary: pd.DataFrame, path: Path) -> Path:
     for score, title, digits in _SHOWN:
         mean, std = summary[f"{score}_mean"], summary[f"{score}_std"].fillna(0.0)
         shown[title] = [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(mean, std, strict=True)]
+    shown["stopped"] = summary["stop_reasons"]
     html = shown.to_html(index=False, border=0, classes="prism-summary")
     head = f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'>{_CSS}</head>"
     page = f"{head}<body>{html}</body></html>\n"

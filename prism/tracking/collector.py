@@ -144,6 +144,9 @@ class Collector:
         elif kind == "image":
             array = np.load(event["file"], allow_pickle=False)
             self.client.log_image(run_id, array, key=event["k"], step=event["s"])
+        elif kind == "tags":
+            tags = [RunTag(k, v) for k, v in event["tags"].items()]
+            self.client.log_batch(run_id, tags=tags)
         elif kind == "artifact":
             self.client.log_artifact(run_id, event["path"], artifact_path=event["folder"])
         elif kind == "close":

@@ -47,6 +47,9 @@ def test_it_stops_when_the_data_error_stops_falling():
     assert len(result.history) < 1000
     assert errors[-1] > errors[-3] * (1 - 1e-3)  # no progress over the last 2 sweeps
     assert errors == sorted(errors, reverse=True)
+    assert result.stop_reason == "rule" and result.steps == len(result.history)
+    capped = run(solve, problem(16, 4), MPIEConfig(max_epochs=3))
+    assert capped.stop_reason == "budget" and capped.steps == 3
 
 
 def test_random_order_is_seeded_and_momentum_matters():

@@ -44,6 +44,8 @@ def test_dense_noiseless_data_reach_ssim_099():
     result = run(solve, problem(64, 8), TVConfig())
     assert result.history[-1]["ssim"] >= 0.99
     assert all(r["steps"] < TVConfig().max_steps for r in result.history)  # its own rule
+    assert result.stop_reason == "rule"
+    assert result.steps == sum(r["steps"] for r in result.history)
 
 
 def test_the_estimate_keeps_its_constraints():
@@ -62,12 +64,14 @@ def test_the_weight_descends_until_the_misfit_reaches_the_noise_floor():
     reached = [r["misfit"] <= TVConfig().discrepancy * floor for r in result.history]
     assert reached[-1] and not any(reached[:-1])  # stopped at the first weight that reached it
     assert len(weights) < 7 and result.history[-1]["reached_floor"] == 1
+    assert result.stop_reason == "noise floor"
 
 
 def test_noiseless_data_descend_the_whole_ladder():
     result = run(solve, problem(24, 6), TVConfig(ladder=3, max_steps=50))
     assert [r["weight"] for r in result.history] == [TVConfig().weight * 2**k for k in (3, 2, 1, 0)]
     assert all(r["floor"] == 0 and r["reached_floor"] == 0 for r in result.history)
+    assert result.stop_reason == "budget" and result.steps == 4 * 50  # 50 steps never settle
 
 
 def test_total_variation_of_constant_and_step_images():

@@ -153,10 +153,11 @@ def test_noise_floor_estimates_the_loss_between_noisy_and_clean_data(tmp_path, n
     floor = noise_floor(noisy, distance)
     assert 0.8 * true < floor < 1.2 * true and noise_floor(clean, distance) == 0
     default = PrismConfig()
-    assert resolve_prism(default, noisy).training.loss_th == pytest.approx(1.2 * floor)
-    assert resolve_prism(default, clean).training.loss_th == default.training.loss_th
+    assert resolve_prism(default, noisy).training.floor == pytest.approx(floor)
+    assert resolve_prism(default, noisy).training.floor_stop == pytest.approx(1.2 * floor)
+    assert resolve_prism(default, clean).training.floor_stop == 0
     off = from_mapping(PrismConfig, {"training": {"noise_stop": None}}, "prism")
-    assert resolve_prism(off, noisy).training.loss_th == default.training.loss_th
+    assert resolve_prism(off, noisy).training.floor_stop == 0
 
 
 def test_an_object_name_takes_exactly_one_image_file(tmp_path):

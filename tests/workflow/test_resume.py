@@ -16,7 +16,7 @@ SLOW_TRAINING = {
     "seeds": [0],
     "algorithms": ["prism-replay"],
     "prism": {
-        "training": {"steps_per_epoch": 50, "max_epochs": 4, "loss_th": 1e-6, "init_steps": 10}
+        "training": {"steps_per_epoch": 50, "max_epochs": 4, "patience": 99, "init_steps": 10}
     },
 }
 RUN_DIR = "results/moon/fermat-n12-noiseless-s0/prism-replay"

@@ -14,6 +14,7 @@ import yaml
 from mlflow import MlflowClient
 
 from prism.io import file_sha256
+from prism.stopping import STOP_REASONS
 
 REPO = Path(__file__).resolve().parents[2]
 ALGORITHMS = [
@@ -25,6 +26,7 @@ ALGORITHMS = [
     "synthetic_aperture",
     "tv",
 ]
+ITERATING = {"epie", "mpie", "prism-all_at_once", "prism-replay", "tv"}
 
 
 def client_and_runs(workdir, experiment="prism-tiny"):
@@ -73,6 +75,15 @@ def test_outputs_exist_and_the_table_covers_the_study(tiny_study):
         assert metrics["algorithm"] == algorithm and metrics["n_samples"] == 3
         assert {"ssim", "psnr", "nrmse", "failed_samples", "wall_time_s"} <= set(metrics)
         assert (run_dir / "reconstruction.png").exists()
+        iterates = algorithm in ITERATING
+        assert (
+            (metrics["stop_reason"] in STOP_REASONS) if iterates else metrics["stop_reason"] == ""
+        )
+        assert (metrics["steps"] > 0) == iterates and metrics["data_misfit"] >= 0
+    for row in table.itertuples():  # an empty cell reads as NaN
+        reasons = row.stop_reasons if isinstance(row.stop_reasons, str) else ""
+        assert bool(reasons) == (row.algorithm in ITERATING), row.algorithm
+    assert {"steps_mean", "data_misfit_mean"} <= set(table.columns)
 
 
 def test_figures_are_paper_sized_and_the_report_holds_them(tiny_study, tmp_path, workflow_tools):
@@ -127,8 +138,11 @@ def test_one_finished_run_per_reconstruction_under_the_study(tiny_study):
     assert {r.info.status for r in runs} == {"FINISHED"}
     assert {r.data.tags["mlflow.parentRunId"] for r in reconstructions} == {parent}
     for run in reconstructions:
-        assert {"ssim", "psnr", "nrmse", "failed_samples", "wall_time_s"} <= set(run.data.metrics)
+        expected = {"ssim", "psnr", "nrmse", "failed_samples", "wall_time_s", "data_misfit"}
+        assert expected <= set(run.data.metrics)
         tags = run.data.tags
+        algorithm = json.loads(tags["snakemake.wildcards"])["algorithm"]
+        assert (tags["prism.stop_reason"] in STOP_REASONS) == (algorithm in ITERATING)
         assert len(tags["git.commit"]) == 40 and tags["git.dirty"] == "false"
         assert len(tags["prism.config_hash"]) == 64 and len(tags["prism.data_hash"]) == 64
         assert tags["prism.stage"] == "evaluate"
@@ -153,7 +167,8 @@ def test_the_study_run_holds_its_config_results_and_headline_metrics(tiny_study)
     params = study.data.params
     assert json.loads(params["algorithms"]) == config["algorithms"]
     assert params["physics.image_size"] == str(config["physics"]["image_size"])
-    assert params["prism.training.loss_th"] == str(config["prism"]["training"]["loss_th"])
+    steps = config["prism"]["training"]["steps_per_epoch"]
+    assert params["prism.training.steps_per_epoch"] == str(steps)
     run_id = study.info.run_id
     logged = json.loads(Path(client.download_artifacts(run_id, "config.json")).read_text())
     assert logged == config | {"mlflow": logged["mlflow"]}  # the schema adds mlflow defaults
