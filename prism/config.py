@@ -317,8 +317,7 @@ class RetryConfig:
     budget_fraction : float
         A retry's step budget as a fraction of the fit's, in (0, 1]: a retry continues from
         where training left the decoder, at a lower learning rate, so it does not repeat the
-        whole budget. In the default study (moon and camera, 8 and 32 apertures, 2 seeds)
-        the retry ran on 2 of 8 fits and gained at most 0.003 SSIM.
+        whole budget (what it gains is measured by ``benchmarks/retry_gain.py``).
     """
 
     loss_type: str = "l1"
