@@ -48,7 +48,9 @@ class TrainingConfig:
         for ``patience`` windows in a row.
     window : int
         Optimiser steps per window of the stopping rule (long enough to average out the
-        step-to-step noise of Adam's loss).
+        step-to-step noise of Adam's loss). The rule needs ``(patience + 1) * window`` steps
+        to fire: a progressive fit, which has one aperture's ``step_budget``, needs a smaller
+        window than an all-at-once fit (``config/ablation.yaml`` sizes it so).
     patience : int
         Windows without that improvement before a fit stops. The defaults were chosen on
         the calibration objects (``benchmarks/stopping_rule.py``, see benchmarks/README.md):
