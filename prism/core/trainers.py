@@ -72,6 +72,9 @@ class PRISMTrainer:
         (:class:`~prism.core.observers.FitProgress`); step counts every fit's steps.
     progress_interval_s : float
         Seconds between progress reports.
+    retry : RetryConfig, optional
+        The retry's step budget (``budget_fraction``; its loss is the ``criterion`` passed
+        to :meth:`retry_failed_samples`). Default: :class:`~prism.config.RetryConfig`'s.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class PRISMTrainer:
         use_amp: bool = False,
         progress=None,
         progress_interval_s: float = 10.0,
+        retry: RetryConfig | None = None,
     ) -> None:
         if not isinstance(config, TrainingConfig):
             raise TypeError(f"`config` must be a TrainingConfig, got {type(config).__name__}")
@@ -96,6 +100,7 @@ class PRISMTrainer:
         self.scheduler = scheduler
         self.telescope_agg = telescope_agg
         self.config = config
+        self.retry = retry if retry is not None else RetryConfig()
         self.criterion = LossAggregator(config.loss_type)
         self.use_amp = use_amp
         self.fitter = Fitter(model, optimizer, scheduler, config, self._estimate)
@@ -192,13 +197,14 @@ class PRISMTrainer:
         return result | {"pattern_metadata": pattern_metadata, "pattern_spec": pattern_spec}
 
     def retry_failed_samples(
-        self, sample_centers, intensities, image_gt, samples_per_line_meas, retry: RetryConfig
+        self, sample_centers, intensities, image_gt, samples_per_line_meas, criterion
     ) -> int:
-        """Refit every failed sample with the retry loss, a lower learning rate and less budget.
+        """Refit every failed sample with ``criterion``, a lower learning rate and less budget.
 
-        Each refit fits ``retry.loss_type`` at ``retry_lr_factor`` times the learning rate for
-        at most ``retry.budget_fraction`` of the fit's step budget, from where training left
-        the decoder. A sample counts as recovered when its refit ends on the stopping rule or
+        Each refit fits ``criterion`` (a :class:`~prism.models.losses.LossAggregator`, e.g. of
+        ``RetryConfig.loss_type``) at ``retry_lr_factor`` times the learning rate for at most
+        the trainer's ``retry.budget_fraction`` of the fit's step budget, from where training
+        left the decoder. A sample counts as recovered when its refit ends on the stopping rule or
         at the noise floor, judged by the trainer's own loss, instead of on its budget. The
         first four arguments are those of :meth:`run_progressive_training`.
 
@@ -208,14 +214,13 @@ class PRISMTrainer:
             How many failed samples were recovered.
         """
         self._load_samples(sample_centers, intensities, samples_per_line_meas)
-        criterion = LossAggregator(retry.loss_type)
         saved_lrs = [group["lr"] for group in self.optimizer.param_groups]
         for group in self.optimizer.param_groups:
             group["lr"] *= self.config.retry_lr_factor
         recovered = 0
         for record in list(self.failed):
             self.telescope_agg.set_reference(self.reconstruction)
-            if self._fit(record["index"], criterion, retry.budget_fraction).converged:
+            if self._fit(record["index"], criterion, self.retry.budget_fraction).converged:
                 self.failed.remove(record)
                 recovered += 1
         for group, lr in zip(self.optimizer.param_groups, saved_lrs, strict=True):

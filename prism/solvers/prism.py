@@ -69,6 +69,7 @@ def build_trainer(
         log_dir=log_dir,
         writer=writer,
         progress=progress,
+        retry=config.retry,
     )
 
 
@@ -105,7 +106,7 @@ def solve(
     trainer.run_initialization(data.intensities[0], data.centers[0], data.ground_truth)
     args = (data.centers, data.intensities, data.ground_truth, data.samples_per_line_meas)
     trainer.run_progressive_training(*args)
-    trainer.retry_failed_samples(*args, settings.retry)
+    trainer.retry_failed_samples(*args, LossAggregator(settings.retry.loss_type))
     return outcome(trainer, data)
 
 

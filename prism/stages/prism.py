@@ -15,6 +15,7 @@ from prism.core.observers import CHECKPOINT_NAME
 from prism.core.operator import MeasurementSet
 from prism.core.trainers import PRISMTrainer
 from prism.io import atomic_write, file_sha256, load_checkpoint, save_checkpoint
+from prism.models.losses import LossAggregator
 from prism.solvers.prism import outcome
 from prism.stages.reconstruct import save_reconstruction
 
@@ -82,7 +83,7 @@ def prism_retry(
         data.intensities,
         data.ground_truth,
         data.samples_per_line_meas,
-        config.retry,
+        LossAggregator(config.retry.loss_type),
     )
     wall_time = state["wall_time_s"] + time.perf_counter() - began
     save_reconstruction(out_reconstruction, outcome(trainer, data), wall_time_s=wall_time)

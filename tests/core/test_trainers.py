@@ -23,6 +23,7 @@ FAST = TrainingConfig(
 )
 FAST_ALL_AT_ONCE = replace(FAST, schedule="all_at_once")
 NEVER_STALLS = 10_000  # a patience the budget always runs out before
+L1 = LossAggregator("l1")  # the retry's default loss
 
 
 class RecordingWriter:
@@ -130,13 +131,12 @@ def test_a_fit_that_ran_out_of_budget_is_refitted_by_the_retry_and_counted(probl
     # budget. The refit, at 1e-4 times the learning rate, improves by 0.3 % a window: it
     # stalls after two windows (20 steps).
     config = replace(FAST_ALL_AT_ONCE, max_epochs=1, tolerance=1e-2, retry_lr_factor=1e-4)
-    trainer = make_trainer(problem, config, scheduler=None)
+    trainer = make_trainer(problem, config, scheduler=None, retry=RetryConfig(budget_fraction=1.0))
     result = run(trainer, problem)
     assert [failure["reason"] for failure in result["failed"]] == ["budget"]
     assert trainer.stop_reason == "budget"
-    recovered = trainer.retry_failed_samples(
-        problem.centers, problem.y, problem.x, 1, RetryConfig(budget_fraction=1.0)
-    )
+    # the seed's call: positional, the retry's loss passed as `criterion`
+    recovered = trainer.retry_failed_samples(problem.centers, problem.y, problem.x, 1, L1)
     assert recovered == 1 and trainer.failed == []
     assert trainer.stop_reason == "rule"  # the refit ended on the rule, before its budget
     budget = len(problem.centers) * config.step_budget
@@ -147,13 +147,12 @@ def test_a_fit_that_ran_out_of_budget_is_refitted_by_the_retry_and_counted(probl
 @pytest.mark.parametrize("fraction", [0.1, 0.5])
 def test_a_retry_takes_its_fraction_of_the_step_budget(problem, fraction):
     config = replace(FAST_ALL_AT_ONCE, patience=NEVER_STALLS)  # every fit fails
-    trainer = make_trainer(problem, config, scheduler=None)
+    retry = RetryConfig(budget_fraction=fraction)
+    trainer = make_trainer(problem, config, scheduler=None, retry=retry)
     assert len(run(trainer, problem, n=4)["failed"]) == 1
     steps = []
     trainer.fitter.step = lambda loss: steps.append(loss)  # count, do not descend
-    trainer.retry_failed_samples(
-        problem.centers[:4], problem.y[:4], problem.x, 1, RetryConfig(budget_fraction=fraction)
-    )
+    trainer.retry_failed_samples(problem.centers[:4], problem.y[:4], problem.x, 1, L1)
     assert len(steps) == round(fraction * config.step_budget) * 4
 
 
