@@ -65,7 +65,7 @@ def measure(full_grid: bool, points_per_line: int, epochs: int, threads: int) ->
     began = time.perf_counter()
     data = MeasurementSet.from_detector(detector, centers, y, samples_per_line_meas=points_per_line)
     operator = MeasurementOperator(data, full_grid=full_grid)
-    solve(data, operator, EPIEConfig(epochs=epochs), score=clock)
+    solve(data, operator, EPIEConfig(max_epochs=epochs), score=clock)
     epoch_s = [later - earlier for earlier, later in itertools.pairwise(clock.ends)]
     setup = clock.ends[0] - began - statistics.median(epoch_s)
     peak = peak_rss_mib()

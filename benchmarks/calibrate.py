@@ -1,7 +1,8 @@
 r"""Choose a solver's default settings on the calibration objects, never on the evaluation ones.
 
 Runs one algorithm of a study config with every combination of a settings grid on the
-calibration objects (scikit-image astronaut, coins, brick, grass, hubble_deep_field), with
+calibration objects (scikit-image astronaut, coins, brick, grass, hubble_deep_field; with
+``--objects`` also the generated resolution target ``target``, for fine detail), with
 that study's physics, one of its aperture patterns and noise models, its aperture counts and
 seed 0. Moon and camera, the studies' evaluation objects, are refused: a default tuned on them
 would flatter every table it appears in. The grid updates the algorithm's settings as the
@@ -40,6 +41,7 @@ from prism.stages.reconstruct import load_reconstruction, reconstruct
 from prism.study import method_settings
 
 CALIBRATION = ("astronaut", "coins", "brick", "grass", "hubble_deep_field")
+FINE_DETAIL = ("target",)  # generated (prism.targets); pass it with --objects
 EVALUATION = ("moon", "camera")
 
 
@@ -93,7 +95,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--config", type=Path, default=Path("config/ablation.yaml"))
     parser.add_argument("--pattern", help="a pattern_models entry (default: the study's first)")
     parser.add_argument("--noise", help="a noise_models entry (default: the study's first)")
-    parser.add_argument("--objects", nargs="+", default=list(CALIBRATION))
+    parser.add_argument(
+        "--objects", nargs="+", default=list(CALIBRATION), help="also: " + ", ".join(FINE_DETAIL)
+    )
     parser.add_argument("--n-samples", type=int, nargs="+", help="default: the study's")
     parser.add_argument("--out", type=Path, help="CSV of every reconstruction's scores")
     args = parser.parse_args()

@@ -6,7 +6,7 @@ measured at 9 points each, noiseless (seed 0). PRISM: the default decoder and se
 (``PrismConfig()``: every sample fitted at once), a budget of ``--steps-per-sample``
 (default 1000) steps per sample (10 epochs), ``n_samples`` times that for the one fit;
 ``--decoder transposed --channels 1024`` trains the reference-shaped decoder instead.
-ePIE: ``EPIEConfig()`` defaults (100 epochs) on the same data.
+ePIE: ``EPIEConfig()`` defaults (its stopping rule, at most 3,000 sweeps) on the same data.
 
 The stages run as the workflow runs them, each on files in a temporary folder and each PRISM
 stage with a fresh trainer: ``prepare`` -> ``simulate`` -> ``prism_initialize`` ->
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace, folder: Path, device: torch.device) -> dict:
     lap("retry")
     epie = find("epie")
     epie_config = epie.resolved(EPIEConfig(), measurements)
-    reconstruct.reconstruct(epie, measurements, epie_config, folder / "epie.npz")
+    epie_result = reconstruct.reconstruct(epie, measurements, epie_config, folder / "epie.npz")
     lap("epie")
     scores = {
         name: evaluate(
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace, folder: Path, device: torch.device) -> dict:
         "failed": [record["index"] for record in trainer.failed],
         "scores": scores,
         "config": config,
-        "epie_epochs": epie_config.epochs,
+        "epie_sweeps": f"{epie_result.steps} sweeps, {epie_result.stop_reason}",
     }
 
 
@@ -145,7 +145,7 @@ def report(outcome: dict, device: torch.device) -> None:
     failed, final = outcome["failed_after_training"], outcome["failed"]
     print(f"failed samples after training: {len(failed)} {failed}")
     print(f"recovered by retry: {outcome['recovered']}; failed at the end: {len(final)} {final}")
-    for name, label in (("prism", "PRISM"), ("epie", f"ePIE ({outcome['epie_epochs']} epochs)")):
+    for name, label in (("prism", "PRISM"), ("epie", f"ePIE ({outcome['epie_sweeps']})")):
         score = outcome["scores"][name]
         print(f"{label}: SSIM {score.ssim:.4f}, PSNR {score.psnr:.2f} dB")
     memory = f"peak RSS: {peak_rss_mib():.0f} MiB"

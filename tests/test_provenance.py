@@ -73,13 +73,18 @@ def test_a_changed_solver_default_changes_its_identity_only(tmp_path):
     before = identities()
     mpie = package / "solvers/mpie.py"
     text = mpie.read_text()
-    assert "max_epochs: int = 1000" in text
+    assert "friction: float = 0.5" in text
     mpie.write_text(text.replace('"""', '"""Reworded. ', 1))
     assert identities() == before
-    mpie.write_text(text.replace("max_epochs: int = 1000", "max_epochs: int = 3"))
+    mpie.write_text(text.replace("friction: float = 0.5", "friction: float = 0.9"))
     after = identities()
     assert after["mpie"] != before["mpie"]
     assert (after["tv"], after["epie"]) == (before["tv"], before["epie"])
+    epie = package / "solvers/epie.py"  # mPIE runs ePIE's sweeps: both change
+    epie.write_text(epie.read_text().replace("alpha: float = 1.0", "alpha: float = 0.5"))
+    latest = identities()
+    assert latest["mpie"] != after["mpie"] and latest["epie"] != after["epie"]
+    assert latest["tv"] == after["tv"]
 
 
 def _repository(path: Path) -> Path:

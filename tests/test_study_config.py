@@ -53,7 +53,7 @@ BAD_CONFIGS = [
         "pattern 'fermat': `r_max` must be < 20 k-space pixels",
     ),
     ({"methods": {"hio": {}}}, "`methods` has settings for 'hio', which is not a registered"),
-    ({"methods": {"epie": {"epochs": 0}}}, "`epochs` must be an integer > 0, got 0"),
+    ({"methods": {"epie": {"max_epochs": 0}}}, "`max_epochs` must be an integer > 0, got 0"),
     ({"methods": {"epie": {"speed": 1}}}, "unknown key(s) 'speed' in `methods.epie`"),
     ({"algorithms": ["prism-fancy"]}, "PRISM variant 'fancy' is not defined in prism_variants"),
     (

@@ -16,6 +16,25 @@ For a point (one p) this is the textbook update ``O + alpha conj(M)/max|M|^2 (Ps
 for a line the amplitude correction uses the RMS over the line's points, the same incoherent
 model as the data. After every sweep the object constraints are applied in object space:
 support, real, non-negative (non-negative implies real).
+
+When it stops: the rule every iterating solver of this package shares
+(:class:`prism.stopping.Plateau`), on the sweeps' data error (the relative squared amplitude
+error): the mean over the last ``window`` sweeps improved on the best window by less than
+``tolerance``, relative; on noisy data, as soon as the data error is within ``discrepancy``
+times the error the noise alone leaves (:func:`prism.core.operator.noise_floor`); else after
+``max_epochs`` sweeps. The rule's window and tolerance are the TV fit's (100 iterations,
+1e-3). Sweeps are cheap (a few ms for 32 samples on a 128 grid) and PIE fits converge slowly:
+on the calibration objects (scikit-image astronaut, coins, brick, grass, hubble_deep_field;
+N = 128, object 48 px, 16-pixel apertures at 8 and 32 Fermat points out to 48 k-px,
+noiseless, seed 0; ``python benchmarks/calibrate.py epie --config config/config.yaml
+--grid '{"max_epochs": [100, 3000]}'``) the mean SSIM was 0.573 after 100 sweeps, the former
+fixed budget, and 0.698 under the rule (32 apertures: 0.858 and 0.958, brick 0.600 and
+0.958; 8 apertures: 0.287 and 0.439). On noiseless data the error keeps falling by more
+than the tolerance for thousands of sweeps, geometrically on dense sets (where the image
+stopped changing long before: 0.989 after 1,000 sweeps and after 3,000 on coins) and
+slowly on sparse ones, where the image wanders (brick, 8 apertures: 0.437, 0.550 and 0.512
+after 1,000, 3,000 and 10,000 sweeps): the cap of 3,000 sweeps ends most noiseless fits,
+and their ``stop_reason`` says "budget".
 """
 
 from __future__ import annotations
@@ -26,10 +45,10 @@ import torch
 
 from prism.config import check_positive
 from prism.core.grid import support_mask
-from prism.core.operator import MeasurementOperator, MeasurementSet
+from prism.core.operator import MeasurementOperator, MeasurementSet, noise_floor
 from prism.core.optics import amplitude, fft2c, ifft2c, power
 from prism.solvers import Reconstruction, Solver
-from prism.stopping import BUDGET
+from prism.stopping import BUDGET, NOISE_FLOOR, RULE, Plateau
 
 _EPS = 1e-12
 
@@ -40,8 +59,16 @@ class EPIEConfig:
 
     Attributes
     ----------
-    epochs : int
-        Sweeps over every sample.
+    max_epochs : int
+        Cap on the sweeps over every sample.
+    window : int
+        Sweeps per window of the stopping rule.
+    tolerance : float
+        The fit stops when a window's mean data error improved on the best window's by less
+        than this fraction.
+    discrepancy : float
+        Noisy data: the fit stops once its data error is at most this multiple of the noise
+        floor.
     alpha : float
         Step size of the spectrum update, in (0, 2).
     support : bool
@@ -56,7 +83,10 @@ class EPIEConfig:
         Seed of the random order (a study sets it to the data's seed).
     """
 
-    epochs: int = 100
+    max_epochs: int = 3000
+    window: int = 100
+    tolerance: float = 1e-3
+    discrepancy: float = 1.0
     alpha: float = 1.0
     support: bool = True
     real: bool = False
@@ -65,7 +95,10 @@ class EPIEConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        check_positive("epochs", self.epochs, integer=True)
+        for name in ("max_epochs", "window"):
+            check_positive(name, getattr(self, name), integer=True)
+        for name in ("tolerance", "discrepancy"):
+            check_positive(name, getattr(self, name))
         if not 0 < self.alpha < 2:
             raise ValueError(f"`alpha` must be in (0, 2), got {self.alpha!r}")
 
@@ -86,35 +119,69 @@ def solve(
     operator : MeasurementOperator
         The measurement operator of ``data``.
     settings : EPIEConfig
-        Epochs, step size, constraints and sample order.
+        Stopping rule, step size, constraints and sample order.
     score : callable, optional
-        Ground-truth metrics of an ``[N, N]`` estimate, added to each epoch's record.
+        Ground-truth metrics of an ``[N, N]`` estimate, added to each sweep's record.
 
     Returns
     -------
     Reconstruction
         Complex64 ``[N, N]`` estimate (real-valued when constrained to be real) and one
-        record per epoch: ``data_error`` (relative squared amplitude error over every
-        sample, measured during the sweep) and the metrics of ``score``. The textbook ePIE
-        has no stopping rule: it always runs its ``epochs`` (``stop_reason`` "budget").
+        record per sweep: ``data_error`` (relative squared amplitude error over every
+        sample, measured during the sweep) and the metrics of ``score``.
+    """
+    return run_sweeps(data, operator, settings, score=score)
+
+
+def run_sweeps(
+    data: MeasurementSet,
+    operator: MeasurementOperator,
+    settings: EPIEConfig,
+    *,
+    score=None,
+    friction: float = 0.0,
+    feedback: float = 0.0,
+) -> Reconstruction:
+    """Run ePIE's sweeps until the stopping rule, with momentum when ``feedback`` > 0.
+
+    After each sweep, the change ``D`` it made to the spectrum feeds a velocity
+    ``v <- friction * v + D`` that pushes the spectrum on by ``feedback * v`` before the
+    object constraints act (mPIE, :mod:`prism.solvers.mpie`); ``feedback`` 0 is ePIE.
     """
     check_intensities(data, operator)
     measured = amplitude(data.intensities.to(torch.float32))
-    first = operator.amplitude_image(data.intensities[0])
-    spectrum = fft2c(first.to(torch.complex64))
+    spectrum = fft2c(operator.amplitude_image(data.intensities[0]).to(torch.complex64))
     support = support_mask(operator.obj_size, operator.image_size)
     generator = torch.Generator().manual_seed(settings.seed)
-    history = []
-    for _ in range(settings.epochs):
+    floor = settings.discrepancy * noise_floor(data, relative_squared_error)
+    plateau = Plateau(settings.window, settings.tolerance)
+    velocity = torch.zeros_like(spectrum) if feedback else None
+    history, reason = [], BUDGET
+    for _ in range(settings.max_epochs):
+        before = spectrum.clone() if velocity is not None else None
         order = sample_order(operator.n_samples, settings.random_order, generator)
         error = sweep(spectrum, operator, measured, order, settings.alpha)
+        if velocity is not None:
+            velocity = friction * velocity + (spectrum - before)
+            spectrum = spectrum + feedback * velocity
         estimate = constrain(ifft2c(spectrum), support, settings)
         spectrum = fft2c(estimate)
         record = {"data_error": error}
         if score is not None:
             record |= score(estimate)
         history.append(record)
-    return Reconstruction(image=estimate, history=history, stop_reason=BUDGET, steps=len(history))
+        if floor > 0 and error <= floor:
+            reason = NOISE_FLOOR
+            break
+        if plateau.update(error):
+            reason = RULE
+            break
+    return Reconstruction(image=estimate, history=history, stop_reason=reason, steps=len(history))
+
+
+def relative_squared_error(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The sweeps' data error between two amplitude stacks: squared error over target power."""
+    return (prediction - target).square().sum() / target.square().sum().clamp_min(_EPS)
 
 
 def check_intensities(data: MeasurementSet, operator: MeasurementOperator) -> None:

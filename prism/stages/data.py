@@ -20,8 +20,18 @@ from prism.core.optics import Telescope
 from prism.core.sampling import make_pattern
 from prism.core.simulation import physics_geometry, prepare_object, simulate_measurements
 from prism.io import file_sha256, load_arrays, save_arrays, save_measurements
+from prism.targets import resolution_target
 
-BUILTIN_IMAGES = ("moon", "camera", "astronaut", "coins", "brick", "grass", "hubble_deep_field")
+BUILTIN_IMAGES = (
+    "moon",
+    "camera",
+    "astronaut",
+    "coins",
+    "brick",
+    "grass",
+    "hubble_deep_field",
+    "target",
+)
 FITS_SUFFIXES = (".fits", ".fit", ".fts")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", *FITS_SUFFIXES)
 # The most pixels an image file may hold: a prepared object is resized to at most the grid, so
@@ -122,7 +132,7 @@ def check_size(path: str | os.PathLike) -> None:
 
 
 def read_image(source: str | os.PathLike) -> np.ndarray:
-    """Read an image file, or a scikit-image built-in by name (no downloads).
+    """Read an image file, or a built-in by name: scikit-image's, or ``target`` (no downloads).
 
     A FITS file gives its first HDU holding an image (one 2-D plane, after dropping axes of
     length 1), flipped so that its first row is at the top, as FITS viewers show it; blank
@@ -150,6 +160,8 @@ def read_image(source: str | os.PathLike) -> np.ndarray:
             f"object {source!r} is neither an image file nor a built-in image "
             f"({', '.join(BUILTIN_IMAGES)}); drop a file in data/raw/ to use your own"
         )
+    if str(source) == "target":
+        return resolution_target()
     return getattr(skimage.data, str(source))()
 
 

@@ -237,3 +237,14 @@ def test_an_image_beyond_the_pixel_limit_is_refused_before_it_is_read(
     monkeypatch.setattr(data.skimage.io, "imread", lambda path: pytest.fail("decoded"))
     with pytest.raises(ValueError, match=message):
         read_image(path)
+
+
+def test_the_generated_target_holds_bars_down_to_two_pixels(tmp_path):
+    target = read_image("target")
+    assert target.shape == (256, 256) and target.min() == 0 and target.max() == 1
+    assert np.array_equal(target, read_image("target"))  # generated, the same every time
+    finest = target[100, 128:]  # the last group of vertical bars: period 2
+    assert np.array_equal(finest[:8], [0, 1, 0, 1, 0, 1, 0, 1])
+    assert np.array_equal(target[128:, 100][:8], finest[:8])  # horizontal bars: transposed
+    prepare("target", tmp_path / "target.npz", PHYSICS)
+    assert load_arrays(tmp_path / "target.npz")["object"].max() == pytest.approx(1)

@@ -29,7 +29,11 @@ def sparse_set(problem) -> MeasurementSet:
 def test_the_stage_writes_the_result_and_logs_each_record_then_the_image(problem, tmp_path):
     writer = Recorder()
     result = reconstruct(
-        find("epie"), sparse_set(problem), EPIEConfig(epochs=2), tmp_path / "r.npz", writer=writer
+        find("epie"),
+        sparse_set(problem),
+        EPIEConfig(max_epochs=2),
+        tmp_path / "r.npz",
+        writer=writer,
     )
     assert ("ssim", 1) in writer.calls and ("data_error", 0) in writer.calls
     assert writer.calls[-1] == ("reconstruction", 1, (1, problem.obj_size, problem.obj_size))
@@ -65,6 +69,6 @@ def test_only_framing_references_see_the_ground_truth(problem, tmp_path):
     for name in ("epie", "single_aperture"):
         solver = find(name)
         spying = type(solver)(name, spy(name), solver.settings, reference=solver.reference)
-        settings = EPIEConfig(epochs=1) if solver.settings else None
+        settings = EPIEConfig(max_epochs=1) if solver.settings else None
         reconstruct(spying, data, settings, tmp_path / f"{name}.npz")
     assert seen == {"epie": False, "single_aperture": True}

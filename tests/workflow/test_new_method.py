@@ -49,7 +49,7 @@ SOLVER = textwrap.dedent(
 STUDY = {
     "n_samples": [3],
     "algorithms": ["epie", "dc_amplitude", "single_aperture"],
-    "methods": {"epie": {"epochs": 5}, "dc_amplitude": {"scale": 0.9}},
+    "methods": {"epie": {"max_epochs": 5}, "dc_amplitude": {"scale": 0.9}},
 }
 FIGURE_DATA = textwrap.dedent(
     """

@@ -52,7 +52,7 @@ def test_a_changed_solver_default_reruns_its_jobs_their_evaluation_and_the_summa
     workdir = copy_study(tiny_study, tmp_path / "study")
     assert stale_jobs(workdir) == {}
     module = workdir / "prism/solvers/mpie.py"
-    module.write_text(module.read_text().replace("max_epochs: int = 1000", "max_epochs: int = 3"))
+    module.write_text(module.read_text().replace("friction: float = 0.5", "friction: float = 0.9"))
     assert stale_jobs(workdir) == ONE_SOLVER_RERUN
     assert rerun_reconstructions(workdir) == [
         f"results/moon/fermat-n{n}-noiseless-s0/mpie/reconstruction.npz" for n in (3, 5)
@@ -132,7 +132,7 @@ def test_a_restored_tag_is_current_byte_for_byte_and_reruns_only_a_changed_setti
     assert stale_jobs(clone, "--max-checksum-file-size", "1")  # by timestamps alone: reruns
     config = clone / "config/config.yaml"
     tiny = yaml.safe_load(config.read_text())
-    tiny["methods"]["epie"]["epochs"] += 1
+    tiny["methods"]["epie"]["max_epochs"] += 1
     config.write_text(yaml.safe_dump(tiny))
     assert stale_jobs(clone) == ONE_SOLVER_RERUN
     assert {Path(path).parent.name for path in rerun_reconstructions(clone)} == {"epie"}
