@@ -11,7 +11,7 @@ LAYERS = (  # lowest first; a module imports only from its own layer or lower on
     ("prism.core", "prism.core.grid", "prism.core.optics", "prism.core.sampling"),
     ("prism.core.detector",),
     ("prism.core.simulation", "prism.core.operator"),  # the physics and its one operator
-    ("prism.io", "prism.provenance"),  # files; what produced a result
+    ("prism.io", "prism.provenance", "prism.targets"),  # files; provenance; generated objects
     ("prism.metrics",),  # the one ruler, on the physics
     ("prism.plotting",),  # the trainer's optional live plot (imported lazily)
     ("prism.models", "prism.models.*", "prism.core.aggregator", "prism.core.fitting"),  # PRISM

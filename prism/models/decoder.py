@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from prism.config import DecoderConfig
+from prism.config import DecoderConfig, upsampling_depth
 
 
 class DeepDecoder(nn.Module):
@@ -44,10 +44,11 @@ class DeepDecoder(nn.Module):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             if config.kind == "upsample":
-                latent_size = math.ceil(obj_size / 2**config.depth)
-                self.net = _upsampling_net(config.channels, config.depth, config.activation)
+                depth = config.depth if config.depth is not None else upsampling_depth(obj_size)
+                latent_size = math.ceil(obj_size / 2**depth)
+                self.net = _upsampling_net(config.channels, depth, config.activation)
                 latent_shape = (1, config.channels, latent_size, latent_size)
-                map_size = latent_size * 2**config.depth
+                map_size = latent_size * 2**depth
             else:
                 depth = max(1, math.ceil(math.log2(obj_size)))
                 self.net = _transposed_net(config.channels, depth, config.activation)

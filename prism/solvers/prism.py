@@ -14,7 +14,7 @@ import os
 
 import torch
 
-from prism.config import PrismConfig
+from prism.config import PrismConfig, upsampling_depth
 from prism.core.aggregator import TelescopeAggregator
 from prism.core.grid import pad_to_grid
 from prism.core.operator import MeasurementOperator, MeasurementSet, noise_floor
@@ -28,12 +28,16 @@ def resolve(config: PrismConfig, data: MeasurementSet) -> PrismConfig:
     """The PRISM settings a reconstruction really uses (what is logged and trained with).
 
     The decoder is seeded with the measurement set's seed, so a study's seeds vary the noise,
-    the random patterns and the initial weights together, and ``training.floor`` is the
-    data's :func:`noise_floor` in the units of the training loss (0 for noiseless data).
+    the random patterns and the initial weights together; an upsampling decoder without a
+    ``depth`` gets the one sized for the object (:func:`prism.config.upsampling_depth`); and
+    ``training.floor`` is the data's :func:`noise_floor` in the units of the training loss
+    (0 for noiseless data).
     """
     distance = LossAggregator(config.training.loss_type).distance
     training = dataclasses.replace(config.training, floor=noise_floor(data, distance))
     decoder = dataclasses.replace(config.decoder, seed=data.seed)
+    if decoder.kind == "upsample" and decoder.depth is None:
+        decoder = dataclasses.replace(decoder, depth=upsampling_depth(data.obj_size))
     return dataclasses.replace(config, decoder=decoder, training=training)
 
 

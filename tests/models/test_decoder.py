@@ -1,8 +1,11 @@
+import math
+
 import pytest
 import torch
 
-from prism.config import DecoderConfig
+from prism.config import LATENT_PIXELS, DecoderConfig, PrismConfig, upsampling_depth
 from prism.models.decoder import DeepDecoder
+from prism.solvers.prism import resolve
 
 
 @pytest.mark.parametrize("kind", ["upsample", "transposed"])
@@ -50,7 +53,7 @@ def test_the_global_rng_is_untouched():
 def test_cost_follows_the_object_not_the_grid():
     small = DeepDecoder(64, 40, DecoderConfig())
     large = DeepDecoder(1024, 40, DecoderConfig())
-    assert small.map_size == large.map_size == 48
+    assert small.map_size == large.map_size == 40  # two stages from a 10-pixel latent
 
 
 def test_validation():
@@ -62,3 +65,27 @@ def test_validation():
         DecoderConfig(channels=0)
     with pytest.raises(ValueError, match="`activation` must be one of 'sigmoid', 'softplus'"):
         DecoderConfig(activation="relu")
+
+
+@pytest.mark.parametrize(
+    "obj_size, depth, latent",
+    [(16, 1, 8), (18, 1, 9), (32, 2, 8), (48, 2, 12), (64, 3, 8), (73, 3, 10), (256, 5, 8)],
+)
+def test_the_default_latent_is_nearest_10_pixels(obj_size, depth, latent):
+    assert upsampling_depth(obj_size) == depth
+    model = DeepDecoder(256, obj_size, DecoderConfig())
+    assert model.latent.shape[-1] == latent and model.map_size == latent * 2**depth
+    for other in (depth - 1, depth + 1):  # one stage fewer or more: further from 10 pixels
+        if other >= 1:
+            ratio = abs(math.log2(obj_size / 2**other / LATENT_PIXELS))
+            assert ratio >= abs(math.log2(obj_size / 2**depth / LATENT_PIXELS))
+
+
+def test_resolve_records_the_depth_a_fit_uses(problem):
+    data = problem.data  # a 32-pixel object: two stages from an 8-pixel latent
+    resolved = resolve(PrismConfig(), data)
+    assert resolved.decoder.depth == 2
+    kept = resolve(PrismConfig(decoder=DecoderConfig(depth=4)), data)
+    assert kept.decoder.depth == 4
+    transposed = resolve(PrismConfig(decoder=DecoderConfig(kind="transposed")), data)
+    assert transposed.decoder.depth is None  # its stages follow its 1x1 latent
