@@ -51,7 +51,7 @@ def test_outputs_exist_and_the_table_covers_the_study(tiny_study):
     assert sorted(table["algorithm"].unique()) == ALGORITHMS
     assert sorted(table["n_samples"].unique()) == n_samples
     assert len(table) == len(ALGORITHMS) * len(n_samples)
-    assert table["ssim_mean"].between(0, 1).all()
+    assert table["ssim_mean"].between(-1, 1).all()  # SSIM's range: a 10-step fit may be < 0
     timing = pd.read_csv(tiny_study / "results/timing.csv")
     assert list(timing.columns[-2:]) == ["wall_time_s_mean", "wall_time_s_std"]
     assert "wall_time_s_mean" not in table and len(timing) == len(table)
