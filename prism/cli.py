@@ -232,7 +232,9 @@ def _study(args: argparse.Namespace) -> None:
         except RuntimeError as error:
             hint = "No job was started. Check MLFLOW_TRACKING_URI or mlflow.tracking_uri."
             sys.exit(f"error: {error}\n{hint}")
+        experiment_id = json.loads(Path(args.record).read_text())["experiment_id"]
         print(f"MLflow study run {run_id} at {uri}", file=sys.stderr)
+        print(f"its runs: {tracking.runs_url(uri, experiment_id)}", file=sys.stderr)
     elif args.stage == "study-collect":
         from prism.tracking.collector import collect
 

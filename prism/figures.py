@@ -1,4 +1,6 @@
-"""The study's figures, at paper size, in the colour-blind-safe Okabe-Ito palette.
+"""The study's figures, at paper size, in colour-blind-safe colours.
+
+The Okabe-Ito palette, and Paul Tol's wine (mPIE) so that no two built-in methods share one.
 
 Every method keeps one colour and one marker in every figure. Figures are written with
 fixed metadata, so a rerun of the same study writes the same bytes.
@@ -73,7 +75,10 @@ def ordered(algorithms) -> list[str]:
 
 
 def plot_scores(frame: pd.DataFrame, out_png: str | os.PathLike) -> None:
-    """SSIM and PSNR against the number of apertures, one row per (pattern, noise).
+    """SSIM and PSNR against the number of apertures: patterns side by side, a row per noise.
+
+    The SSIM rows come first (one per noise model), then the PSNR rows, so the figure reads
+    as a paper's: every method's curve, point and line patterns next to each other.
 
     Parameters
     ----------
@@ -84,19 +89,25 @@ def plot_scores(frame: pd.DataFrame, out_png: str | os.PathLike) -> None:
         Where the figure goes. Points are means over objects and seeds; bars are the standard
         deviation over seeds, averaged over objects.
     """
-    cases = list(frame.groupby(["pattern", "noise"], sort=True).groups)
+    patterns = sorted(frame["pattern"].unique())
+    rows = [
+        (score, noise) for score in ("ssim", "psnr") for noise in sorted(frame["noise"].unique())
+    ]
     figure, axes = plt.subplots(
-        len(cases),
-        2,
-        figsize=(PAPER_WIDTH_IN, 2.6 * len(cases) + 0.6),
+        len(rows),
+        len(patterns),
+        figsize=(PAPER_WIDTH_IN, 2.3 * len(rows) + 0.6),
         layout="constrained",
         squeeze=False,
+        sharex="col",
     )
-    for row, (pattern, noise) in enumerate(cases):
-        case = frame[(frame["pattern"] == pattern) & (frame["noise"] == noise)]
-        for axis, score in zip(axes[row], ("ssim", "psnr"), strict=True):
-            _score_panel(axis, case, score)
-            axis.set_title(f"{pattern}, {noise}", fontsize=9)
+    for row, (score, noise) in enumerate(rows):
+        for column, pattern in enumerate(patterns):
+            case = frame[(frame["pattern"] == pattern) & (frame["noise"] == noise)]
+            _score_panel(axes[row, column], case, score)
+            axes[row, column].set_title(f"{pattern}, {noise}", fontsize=9)
+    for axis in axes[-1]:
+        axis.set_xlabel("number of apertures", fontsize=8)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=8)
     _save(figure, out_png)
@@ -119,7 +130,6 @@ def _score_panel(axis, case: pd.DataFrame, score: str) -> None:
             label=name,
         )
     axis.set_xticks(sorted(case["n_samples"].unique()))
-    axis.set_xlabel("number of apertures", fontsize=8)
     axis.set_ylabel("SSIM" if score == "ssim" else "PSNR (dB)", fontsize=8)
     axis.tick_params(labelsize=7)
     axis.grid(alpha=0.3)

@@ -80,7 +80,7 @@ MEASUREMENT_FORMAT = "prism-measurements/2"
 
 
 def save_measurements(data: MeasurementSet, path: str | os.PathLike) -> Path:
-    """Write a measurement set as a self-describing ``.npz`` (see README, "Data export")."""
+    """Write a measurement set as a self-describing ``.npz`` (format: docs/physics.md)."""
     size, obj = data.image_size, data.obj_size
     offset = (size - obj) // 2
     support = np.zeros((size, size), dtype=bool)

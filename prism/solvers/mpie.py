@@ -78,5 +78,5 @@ def solve(
 
 
 SOLVERS = (
-    Solver("mpie", solve, MPIEConfig, label="mPIE", colour="#D55E00", marker=">", classical=True),
+    Solver("mpie", solve, MPIEConfig, label="mPIE", colour="#882255", marker=">", classical=True),
 )

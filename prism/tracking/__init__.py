@@ -48,6 +48,17 @@ def tracking_uri(configured: str | None, root: str | os.PathLike) -> str:
     return uri or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
 
 
+def runs_url(uri: str, experiment_id: str) -> str:
+    """The MLflow UI address of an experiment's runs table.
+
+    A server URI (``http(s)://``) is its own UI; any other store is shown by ``mlflow ui``
+    on its default address. The query asks for the runs table: MLflow 3 otherwise opens an
+    experiment in its GenAI view (traces), which a study does not use.
+    """
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+    return f"{base}/#/experiments/{experiment_id}?workflowType=machine_learning"
+
+
 EXPERIMENT_NOTE = (
     "PRISM studies. Each workflow invocation is one parent run named `study` (tag "
     "prism.kind = study) holding the study's config (params and config.json), its tables and "
@@ -59,7 +70,7 @@ EXPERIMENT_NOTE = (
     "identity of the code that made it (prism.code.<stage>; prism.code on the study: the whole "
     "package) and, where it reads measurements, their hash."
 )
-# The exact environment of the tests and the README's figures (.ci/run installs from it).
+# The exact environment of the tests and the published figures (.ci/run installs from it).
 LOCK = Path(__file__).resolve().parents[2] / "requirements-lock.txt"
 # What a finished study's parent run keeps from its results folder (beside every PNG there).
 STUDY_FILES = ("summary.csv", "summary.html", "methods.csv", "timing.csv", "report.html")

@@ -1,7 +1,7 @@
 """Snakemake's own linter finds nothing but the one finding the README explains.
 
 Every rule runs in the project's virtual environment, installed from requirements-lock.txt
-(the lock replaces a per-rule conda environment, see README "The workflow"), so the
+(the lock replaces a per-rule conda environment, see docs/workflow.md, "The stages"), so the
 linter's "specify a conda environment or container" finding stays, and only that one.
 """
 
