@@ -9,12 +9,15 @@ would flatter every table it appears in. The grid updates the algorithm's settin
 study gives them (for PRISM, ``prism`` updated by the variant; a grid value for one of its
 sections updates that section). Each measurement set is simulated once with the workflow's
 own stage functions and every reconstruction is scored by the one metrics module. Prints SSIM
-per case and its mean per setting; ``--out`` keeps a CSV.
+per case and its mean per setting; ``--out`` keeps a CSV. With several ``--seeds`` every
+reconstruction is repeated per solver seed (PRISM's decoder weights, a random sample order),
+and the mean of the seeds' images is scored too: what an ensemble over seeds gains.
 
     python benchmarks/calibrate.py mpie --grid '{"friction": [0.5, 0.7, 0.9]}'
     python benchmarks/calibrate.py tv --grid '{"weight": [0.1, 0.3, 1.0]}' --noise snr40
     python benchmarks/calibrate.py prism-all_at_once --config config/config.yaml \
         --grid '{"training": [{"tolerance": 0.001}, {"tolerance": 0.0001}]}'
+    python benchmarks/calibrate.py prism-all_at_once --config config/config.yaml --seeds 0 1 2
 
 Without ``--config`` the study is ``config/ablation.yaml`` and its first pattern
 ``sparse_points``: N = 256, object 64 px, 16-pixel apertures at 16 and 64 Fermat points out
@@ -24,6 +27,7 @@ to 128 k-px.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import tempfile
@@ -43,6 +47,7 @@ from prism.study import method_settings
 CALIBRATION = ("astronaut", "coins", "brick", "grass", "hubble_deep_field")
 FINE_DETAIL = ("target",)  # generated (prism.targets); pass it with --objects
 EVALUATION = ("moon", "camera")
+ENSEMBLE = "mean"  # the seed column of an ensemble's row: the mean of the seeds' images
 
 
 def measurement_sets(study: dict, args: argparse.Namespace, folder: Path) -> dict:
@@ -86,6 +91,28 @@ def updated(base: dict, change: dict) -> dict:
     return merged
 
 
+def load_study(args: argparse.Namespace) -> dict:
+    """The study config of ``args``, whose unset set options take the study's first entries.
+
+    Refuses the evaluation objects and a pattern or noise model the study does not define.
+    """
+    held_out = sorted(set(args.objects) & set(EVALUATION))
+    if held_out:
+        allowed = ", ".join(CALIBRATION + FINE_DETAIL)
+        raise SystemExit(f"{held_out} are evaluation objects; calibrate on {allowed}")
+    study = yaml.safe_load(args.config.read_text())
+    args.pattern = args.pattern or study["patterns"][0]
+    args.noise = args.noise or study["noise"][0]
+    args.n_samples = args.n_samples or study["n_samples"]
+    for option, section in (("pattern", "pattern_models"), ("noise", "noise_models")):
+        if getattr(args, option) not in study[section]:
+            raise SystemExit(
+                f"--{option} {getattr(args, option)!r} is not in {args.config}'s {section}; "
+                f"defined: {', '.join(sorted(study[section]))}"
+            )
+    return study
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -99,26 +126,33 @@ def parse_args() -> argparse.Namespace:
         "--objects", nargs="+", default=list(CALIBRATION), help="also: " + ", ".join(FINE_DETAIL)
     )
     parser.add_argument("--n-samples", type=int, nargs="+", help="default: the study's")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="the solver's seeds (the data keep seed 0); with several, also their ensemble",
+    )
     parser.add_argument("--out", type=Path, help="CSV of every reconstruction's scores")
-    args = parser.parse_args()
-    held_out = sorted(set(args.objects) & set(EVALUATION))
-    if held_out:
-        parser.error(f"{held_out} are evaluation objects; calibrate on {', '.join(CALIBRATION)}")
-    return args
+    return parser.parse_args()
+
+
+def fit_members(solver, settings, data, seeds, path: Path) -> dict:
+    """SSIM of a reconstruction per solver seed and, with several, of their mean image."""
+    images, scores = [], {}
+    for seed in seeds:
+        resolved = solver.resolved(settings, dataclasses.replace(data, seed=seed))
+        images.append(reconstruct_file(solver, data, resolved, path))
+        scores[seed] = evaluate(images[-1], data.ground_truth, obj_size=data.obj_size).ssim
+    if len(seeds) > 1:
+        mean = torch.stack(images).mean(dim=0)
+        scores[ENSEMBLE] = evaluate(mean, data.ground_truth, obj_size=data.obj_size).ssim
+    return scores
 
 
 def main() -> None:
     args = parse_args()
-    study = yaml.safe_load(args.config.read_text())
-    args.pattern = args.pattern or study["patterns"][0]
-    args.noise = args.noise or study["noise"][0]
-    args.n_samples = args.n_samples or study["n_samples"]
-    for option, section in (("pattern", "pattern_models"), ("noise", "noise_models")):
-        if getattr(args, option) not in study[section]:
-            raise SystemExit(
-                f"--{option} {getattr(args, option)!r} is not in {args.config}'s {section}; "
-                f"defined: {', '.join(sorted(study[section]))}"
-            )
+    study = load_study(args)
     torch.set_num_threads(1)
     solver = find(args.algorithm)
     base = method_settings(study, args.algorithm)
@@ -127,14 +161,16 @@ def main() -> None:
         sets = measurement_sets(study, args, Path(folder))
         for mapping in settings_grid(args.grid):
             settings = solver.build_settings(updated(base, mapping), "grid")
+            first = len(rows)
             for (name, n), data in sets.items():
-                resolved = solver.resolved(settings, data)
-                out = reconstruct_file(solver, data, resolved, Path(folder) / "r.npz")
-                score = evaluate(out, data.ground_truth, obj_size=data.obj_size)
-                rows.append({**mapping, "object": name, "n_samples": n, "ssim": score.ssim})
-                print(f"{json.dumps(mapping)} {name:18} n={n:3d} SSIM {score.ssim:.3f}", flush=True)
-            mean = sum(row["ssim"] for row in rows[-len(sets) :]) / len(sets)
-            print(f"{json.dumps(mapping)} mean SSIM {mean:.3f}", flush=True)
+                scores = fit_members(solver, settings, data, args.seeds, Path(folder) / "r.npz")
+                for seed, ssim in scores.items():
+                    rows.append({**mapping, "object": name, "n_samples": n, "seed": seed})
+                    rows[-1]["ssim"] = ssim
+                    print(f"{json.dumps(mapping)} {name:18} n={n:3d} seed {seed} SSIM {ssim:.3f}")
+            for seed in dict.fromkeys(row["seed"] for row in rows[first:]):
+                mine = [row["ssim"] for row in rows[first:] if row["seed"] == seed]
+                print(f"{json.dumps(mapping)} seed {seed} mean SSIM {sum(mine) / len(mine):.4f}")
     if args.out:
         write_csv(rows, args.out)
 

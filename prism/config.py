@@ -73,7 +73,7 @@ class TrainingConfig:
         measurements with the progressive run's whole budget, ``n * step_budget`` steps;
         ``old_mode`` is then unused) or 'progressive' (the original PRISM: one sample after
         another, each fitted with the old-knowledge term). The default comes from the
-        ablation study (``config/ablation.yaml``, README): all at once beat progressive
+        ablation study (``config/ablation.yaml``, docs/results.md): all at once beat progressive
         fitting and constrained ePIE in the sparse regime.
     reset_optimizer : bool
         Clear the optimiser's moment estimates before each new sample.

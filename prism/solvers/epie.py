@@ -20,9 +20,10 @@ support, real, non-negative (non-negative implies real).
 When it stops: the rule every iterating solver of this package shares
 (:class:`prism.stopping.Plateau`), on the sweeps' data error (the relative squared amplitude
 error): the mean over the last ``window`` sweeps improved on the best window by less than
-``tolerance``, relative; on noisy data, as soon as the data error is within ``discrepancy``
-times the error the noise alone leaves (:func:`prism.core.operator.noise_floor`); else after
-``max_epochs`` sweeps. The rule's window and tolerance are the TV fit's (100 iterations,
+``tolerance``, relative; on noisy data, as soon as the data error of the constrained estimate
+(:func:`misfit`, one extra forward pass per sweep) is within ``discrepancy`` times the error
+the noise alone leaves (:func:`prism.core.operator.noise_floor`); else after ``max_epochs``
+sweeps. The rule's window and tolerance are the TV fit's (100 iterations,
 1e-3). Sweeps are cheap (a few ms for 32 samples on a 128 grid) and PIE fits converge slowly:
 on the calibration objects (scikit-image astronaut, coins, brick, grass, hubble_deep_field;
 N = 128, object 48 px, 16-pixel apertures at 8 and 32 Fermat points out to 48 k-px,
@@ -44,7 +45,7 @@ from dataclasses import dataclass
 import torch
 
 from prism.config import check_positive
-from prism.core.grid import support_mask
+from prism.core.grid import crop_object, support_mask
 from prism.core.operator import MeasurementOperator, MeasurementSet, noise_floor
 from prism.core.optics import amplitude, fft2c, ifft2c, power
 from prism.solvers import Reconstruction, Solver
@@ -128,7 +129,8 @@ def solve(
     Reconstruction
         Complex64 ``[N, N]`` estimate (real-valued when constrained to be real) and one
         record per sweep: ``data_error`` (relative squared amplitude error over every
-        sample, measured during the sweep) and the metrics of ``score``.
+        sample, measured during the sweep), on noisy data ``misfit`` (the same error of the
+        sweep's constrained estimate, :func:`misfit`) and the metrics of ``score``.
     """
     return run_sweeps(data, operator, settings, score=score)
 
@@ -167,16 +169,30 @@ def run_sweeps(
         estimate = constrain(ifft2c(spectrum), support, settings)
         spectrum = fft2c(estimate)
         record = {"data_error": error}
+        if floor > 0:
+            record["misfit"] = misfit(estimate, operator, measured)
         if score is not None:
             record |= score(estimate)
         history.append(record)
-        if floor > 0 and error <= floor:
+        if floor > 0 and record["misfit"] <= floor:
             reason = NOISE_FLOOR
             break
         if plateau.update(error):
             reason = RULE
             break
     return Reconstruction(image=estimate, history=history, stop_reason=reason, steps=len(history))
+
+
+def misfit(estimate: torch.Tensor, operator: MeasurementOperator, measured) -> float:
+    """The data error of ``estimate`` itself, after the object constraints.
+
+    The sweep's own error is lower: each sample is scored right after the samples before it
+    in the sweep were fitted, and before the constraints act. The noise-floor test must judge
+    the image it returns (on 40 dB data at N = 1024 the sweep error reached the floor while
+    the returned image's error was 1.3 times it).
+    """
+    square = crop_object(estimate, operator.obj_size)
+    return relative_squared_error(amplitude(operator.forward(square)), measured).item()
 
 
 def relative_squared_error(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
