@@ -135,7 +135,7 @@ class TrainingConfig:
 
 @dataclass(frozen=True)
 class DecoderConfig:
-    """Settings of :class:`prism.models.decoder.DeepDecoder`.
+    """Settings of PRISM's generator (:class:`prism.models.decoder.DecoderEnsemble`).
 
     Attributes
     ----------
@@ -157,7 +157,14 @@ class DecoderConfig:
     learned_latent : bool
         Train the latent with the weights instead of keeping it a fixed seeded buffer.
     seed : int
-        Seed of the weights and of the latent.
+        Seed of the weights and of the latent (of the first member; see ``members``).
+    members : int
+        Decoders fitted side by side, each from its own seed (the first from ``seed``, the
+        others from seeds derived from it, :func:`prism.models.decoder.member_seed`); the
+        reconstruction is the mean of their images. Each member fits the data on its own
+        (the loss is the members' mean, their weights are disjoint), so an ensemble costs
+        one fit per member and averages out the part of a non-convex fit that depends on
+        where it started (see docs/results.md).
     """
 
     kind: str = "upsample"
@@ -166,11 +173,13 @@ class DecoderConfig:
     activation: str = "sigmoid"
     learned_latent: bool = False
     seed: int = 0
+    members: int = 1
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, DECODER_KINDS)
         check_choice("activation", self.activation, ACTIVATIONS)
         check_positive("channels", self.channels, integer=True)
+        check_positive("members", self.members, integer=True)
         if self.depth is not None:
             check_positive("depth", self.depth, integer=True)
 

@@ -32,8 +32,8 @@ class SampleFit:
         Why the fit ended: :data:`prism.stopping.RULE` or ``NOISE_FLOOR`` (converged),
         ``BUDGET``, or :data:`NON_FINITE`.
     estimate : torch.Tensor or None
-        The object square where the fit ended; None when a non-finite loss restored the
-        model and optimiser to where the fit began.
+        The members' object squares ``[K, 1, obj, obj]`` where the fit ended; None when a
+        non-finite loss restored the model and optimiser to where the fit began.
     """
 
     loss_old: float
@@ -68,7 +68,8 @@ class Fitter:
     config : TrainingConfig
         ``tolerance``, ``window``, ``patience``, ``steps_per_epoch`` and the noise floor.
     estimate : callable
-        Returns the model's current object square (differentiable).
+        Returns the model's current object squares ``[K, 1, obj, obj]``, one per ensemble
+        member (differentiable); see :func:`member_terms`.
     """
 
     def __init__(
@@ -96,7 +97,7 @@ class Fitter:
         Parameters
         ----------
         predict : callable
-            ``predict(x_hat) -> (new, old)`` pairs of the loss (see
+            ``predict(x) -> (new, old)`` pairs of the loss for one member's square (see
             :class:`~prism.models.losses.LossAggregator`).
         criterion : LossAggregator
             The loss the optimiser descends.
@@ -113,9 +114,7 @@ class Fitter:
         epoch_loss, judged, step = 0.0, None, 0
         for step in range(budget + 1):
             x_hat = self.estimate()
-            new, old = predict(x_hat)
-            terms = criterion(new, old)
-            judged = terms if criterion is judge else judge(new, old)
+            descended, terms, judged = member_terms(x_hat, predict, criterion, judge)
             if not (torch.isfinite(terms.total) and torch.isfinite(judged.total)):
                 self.model.load_state_dict(snapshot[0])
                 self.optimizer.load_state_dict(snapshot[1])
@@ -127,7 +126,7 @@ class Fitter:
                 return _outcome(judged, step, x_hat.detach(), RULE)
             if step == budget:
                 break
-            self.step(terms.total)
+            self.step(descended)
             loss = terms.total.item()
             epoch_loss += loss
             if on_step is not None:
@@ -148,6 +147,28 @@ class Fitter:
             self.scheduler.step(mean_loss)
         elif self.scheduler is not None:
             self.scheduler.step()
+
+
+def member_terms(
+    x_hat: torch.Tensor, predict: Predict, criterion: LossAggregator, judge: LossAggregator
+) -> tuple[torch.Tensor, LossTerms, LossTerms]:
+    """The loss to descend, and the fitted and judged terms, of estimates ``[K, 1, obj, obj]``.
+
+    Each member is compared with the data on its own. The optimiser descends the sum of the
+    members' losses, so each member's gradient is exactly the one it would get alone; the
+    terms reported and judged are the members' means (in the loss's own units).
+    """
+    fitted, judged = [], []
+    for member in x_hat:
+        new, old = predict(member)
+        fitted.append(criterion(new, old))
+        judged.append(fitted[-1] if criterion is judge else judge(new, old))
+    descended = torch.stack([terms.total for terms in fitted]).sum()
+    return descended, _mean(fitted), _mean(judged)
+
+
+def _mean(terms: list[LossTerms]) -> LossTerms:
+    return LossTerms(*(torch.stack(values).mean() for values in zip(*terms, strict=True)))
 
 
 def _outcome(terms: LossTerms, steps: int, estimate, reason: str) -> SampleFit:

@@ -47,8 +47,11 @@ class PRISMTrainer:
     Parameters
     ----------
     model : torch.nn.Module
-        Generator called with no input, returning the object square ``[1, 1, obj, obj]``; it
-        exposes ``obj_size`` (e.g. :class:`prism.models.decoder.DeepDecoder`).
+        Generator called with no input, returning the object square ``[1, 1, obj, obj]``, or
+        ``K`` of them ``[K, 1, obj, obj]`` (an ensemble,
+        :class:`prism.models.decoder.DecoderEnsemble`: each is fitted to the data and the
+        reconstruction is their mean); it exposes ``obj_size`` (e.g.
+        :class:`prism.models.decoder.DeepDecoder`).
     optimizer : torch.optim.Optimizer
         Optimiser over the model's parameters.
     scheduler : LR scheduler or None
@@ -113,7 +116,7 @@ class PRISMTrainer:
         self.history: list[dict] = []
         self.stop_reason, self.steps_run = "", 0  # of the last fit; steps of every fit
         with torch.no_grad():
-            self.reconstruction = self._estimate().detach()
+            self.reconstruction = _member_mean(self._estimate().detach())
 
     # ----------------------------------------------------------------- public stages
     def run_initialization(self, measurement, center, image_gt, figure=None):
@@ -137,14 +140,14 @@ class PRISMTrainer:
             ``(reconstruction [1, 1, obj, obj], figure)``.
         """
         target = self._init_target(measurement).to(self.device)
+        distance = self.criterion.distance
         for _ in range(self.config.init_steps):
-            x_hat = self._estimate()
-            loss = self.criterion.distance(x_hat.reshape(target.shape), target)
+            members = self._estimate().reshape(-1, *target.shape)
+            loss = torch.stack([distance(member, target) for member in members]).sum()
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"initialization loss is {loss.item()}")
             self.fitter.step(loss)
-        x_hat = self._estimate()
-        self.reconstruction = x_hat.detach()
+        self.reconstruction = _member_mean(self._estimate().detach())
         return self.reconstruction, self._draw(figure)
 
     def run_progressive_training(
@@ -325,7 +328,7 @@ class PRISMTrainer:
         self.progress.finish(fit.steps)
         self.stop_reason, self.steps_run = fit.reason, self.steps_run + fit.steps
         if fit.estimate is not None:
-            self.reconstruction = fit.estimate
+            self.reconstruction = _member_mean(fit.estimate)
         return fit
 
     def _predict_all(self, x_hat: torch.Tensor):
@@ -417,6 +420,11 @@ class PRISMTrainer:
             "metrics": score(self.reconstruction) if score is not None else None,
             "wall_time_s": wall_time,
         }
+
+
+def _member_mean(estimates: torch.Tensor) -> torch.Tensor:
+    """The reconstruction ``[1, 1, obj, obj]``: the mean of the members' object squares."""
+    return estimates.mean(dim=0, keepdim=True)
 
 
 def _losses(fit: SampleFit) -> dict:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -28,7 +30,7 @@ class DeepDecoder(nn.Module):
     obj_size : int
         Object width in pixels, in ``[1, image_size]``.
     config : DecoderConfig
-        Architecture and seed.
+        Architecture and seed (this is one decoder: ``members`` is the ensemble's).
     """
 
     def __init__(self, image_size: int, obj_size: int, config: DecoderConfig) -> None:
@@ -66,6 +68,44 @@ class DeepDecoder(nn.Module):
         out = self.net(self.latent)
         start = (out.shape[-1] - self.obj_size) // 2
         return out[..., start : start + self.obj_size, start : start + self.obj_size].float()
+
+
+class DecoderEnsemble(nn.Module):
+    """``config.members`` deep decoders side by side, each from its own seed.
+
+    Its output stacks the members' object squares, ``[K, 1, obj, obj]``; the trainer fits
+    each to the data and takes their mean as the reconstruction. The members share nothing
+    (weights, latents and batch-norm statistics are each their own) and the trainer descends
+    the sum of their losses, so each member gets the gradient it would get alone: with a
+    per-parameter optimiser such as Adam, the ensemble's fit is ``K`` independent fits run
+    in lockstep (stopped together, when the members' mean loss meets the rule). Its
+    parameters are :class:`DeepDecoder`'s; ``config.members`` says how many.
+    """
+
+    def __init__(self, image_size: int, obj_size: int, config: DecoderConfig) -> None:
+        super().__init__()
+        self.obj_size = obj_size
+        self.config = config
+        self.members = nn.ModuleList(
+            DeepDecoder(image_size, obj_size, dataclasses.replace(config, seed=seed))
+            for seed in (member_seed(config.seed, k) for k in range(config.members))
+        )
+
+    def forward(self) -> torch.Tensor:
+        """The members' object estimates, float32 ``[K, 1, obj, obj]``, non-negative."""
+        return torch.cat([member() for member in self.members])
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The seed of ensemble member ``member``: ``seed`` itself for the first.
+
+    The others come from :class:`numpy.random.SeedSequence` of ``(seed, member)``, so no
+    member of one seed's ensemble repeats a member of another seed's (as ``seed + member``
+    would) and a study's seeds stay independent.
+    """
+    if member == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, member]).generate_state(1)[0])
 
 
 def _output(activation: str) -> nn.Module:

@@ -19,7 +19,7 @@ from prism.core.aggregator import TelescopeAggregator
 from prism.core.grid import pad_to_grid
 from prism.core.operator import MeasurementOperator, MeasurementSet, noise_floor
 from prism.core.trainers import PRISMTrainer, create_scheduler
-from prism.models.decoder import DeepDecoder
+from prism.models.decoder import DecoderEnsemble
 from prism.models.losses import LossAggregator
 from prism.solvers import Reconstruction, Solver
 
@@ -56,7 +56,7 @@ def build_trainer(
     :class:`~prism.core.trainers.PRISMTrainer`); ``device`` is where the decoder and the data
     live (e.g. 'cuda').
     """
-    model = DeepDecoder(data.image_size, data.obj_size, config.decoder)
+    model = DecoderEnsemble(data.image_size, data.obj_size, config.decoder)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
     scheduler = None
     if config.optimizer.scheduler is not None:

@@ -8,7 +8,7 @@ from prism.core.aggregator import TelescopeAggregator
 from prism.core.observers import CHECKPOINT_NAME
 from prism.core.trainers import PRISMTrainer, create_scheduler
 from prism.metrics import evaluate
-from prism.models.decoder import DeepDecoder
+from prism.models.decoder import DecoderEnsemble, DeepDecoder
 from prism.models.losses import LossAggregator
 from prism.solvers.framing import single_aperture_image
 
@@ -283,3 +283,35 @@ def test_progress_counts_on_across_fits_and_checkpoints(problem, tmp_path):
     resumed.resume(tmp_path / CHECKPOINT_NAME)
     resumed.run_progressive_training(problem.centers[:3], problem.y[:3], None, 1)
     assert [step for tag, _, step in later.scalars if tag == "loss"] == [15]
+
+
+def test_an_ensemble_fits_its_members_independently_and_returns_their_mean(problem):
+    """Members share nothing and the optimiser descends the sum of their losses, so each
+    follows the fit it would make alone."""
+    config = replace(FAST_ALL_AT_ONCE, patience=NEVER_STALLS)
+    ensemble = make_ensemble_trainer(problem, config, members=2)
+    result = run(ensemble, problem)
+    members = ensemble._estimate().detach()
+    assert torch.equal(result["reconstruction"], members.mean(dim=0, keepdim=True))
+    for k, member in enumerate(ensemble.model.members):
+        alone = make_trainer(problem, config, scheduler=None, decoder=member.config)
+        run(alone, problem)
+        assert torch.allclose(members[k : k + 1], alone.reconstruction, atol=1e-6)
+    assert not torch.allclose(members[0], members[1], atol=1e-2)
+
+
+def test_an_ensemble_resumes_from_its_checkpoint_bit_identically(problem, tmp_path):
+    whole = run(make_ensemble_trainer(problem, FAST, members=2), problem)
+    stopped = make_ensemble_trainer(problem, FAST, members=2, log_dir=tmp_path)
+    run(stopped, problem, n=3)
+    resumed = make_ensemble_trainer(problem, FAST, members=2)
+    resumed.resume(tmp_path / CHECKPOINT_NAME)
+    result = resumed.run_progressive_training(problem.centers, problem.y, problem.x, 1)
+    assert torch.equal(result["reconstruction"], whole["reconstruction"])
+
+
+def make_ensemble_trainer(problem, config, *, members, **kwargs):
+    model = DecoderEnsemble(problem.image_size, problem.obj_size, DecoderConfig(members=members))
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    agg = TelescopeAggregator(problem.operator, mode="replay")
+    return PRISMTrainer(model, optimizer, None, agg, config, "cpu", **kwargs)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from prism.config import LATENT_PIXELS, DecoderConfig, PrismConfig, upsampling_depth
-from prism.models.decoder import DeepDecoder
+from prism.models.decoder import DecoderEnsemble, DeepDecoder, member_seed
 from prism.solvers.prism import resolve
 
 
@@ -89,3 +89,30 @@ def test_resolve_records_the_depth_a_fit_uses(problem):
     assert kept.decoder.depth == 4
     transposed = resolve(PrismConfig(decoder=DecoderConfig(kind="transposed")), data)
     assert transposed.decoder.depth is None  # its stages follow its 1x1 latent
+
+
+def test_an_ensembles_first_member_is_the_decoder_of_its_seed():
+    config = DecoderConfig(seed=3, members=3)
+    ensemble = DecoderEnsemble(64, 32, config)
+    alone = DeepDecoder(64, 32, DecoderConfig(seed=3))
+    out = ensemble()
+    assert out.shape == (3, 1, 32, 32)
+    assert torch.equal(out[:1], alone())
+    assert not torch.allclose(out[1], out[2]) and not torch.allclose(out[0], out[1])
+
+
+def test_member_seeds_of_one_study_seed_repeat_no_other_seeds_members():
+    seeds = {member_seed(seed, k) for seed in range(20) for k in range(4)}
+    assert len(seeds) == 80
+    assert member_seed(7, 0) == 7
+
+
+def test_ensemble_members_share_no_parameters():
+    ensemble = DecoderEnsemble(64, 32, DecoderConfig(members=2))
+    first, second = (set(map(id, m.parameters())) for m in ensemble.members)
+    assert first and not first & second
+
+
+def test_a_member_count_below_one_is_refused():
+    with pytest.raises(ValueError, match="`members` must be an integer > 0, got 0"):
+        DecoderConfig(members=0)
