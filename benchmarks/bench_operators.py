@@ -28,7 +28,7 @@ from common import (
     step_benchmark_main,
 )
 
-from prism.models.losses import LossAggregator
+from prism.solvers.prism.losses import LossAggregator
 
 
 def measure(full_grid: bool, mode: str, k: int, device: str, threads: int) -> dict:

@@ -29,9 +29,9 @@ from common import (
     step_benchmark_main,
 )
 
-from prism.config import DecoderConfig, OptimizerConfig, TrainingConfig
-from prism.models.decoder import DeepDecoder
-from prism.models.losses import LossAggregator
+from prism.solvers.prism.decoder import DeepDecoder
+from prism.solvers.prism.losses import LossAggregator
+from prism.solvers.prism.settings import DecoderConfig, OptimizerConfig, TrainingConfig
 
 DECODERS = {False: DecoderConfig(), True: DecoderConfig(kind="transposed", channels=1024)}
 

@@ -21,13 +21,13 @@ from collections.abc import Callable
 import torch
 from skimage.data import moon
 
-from prism.core.aggregator import TelescopeAggregator
 from prism.core.detector import Detector
 from prism.core.grid import crop_object
 from prism.core.operator import MeasurementOperator, MeasurementSet
 from prism.core.optics import Telescope
 from prism.core.sampling import make_pattern
 from prism.core.simulation import prepare_object, simulate_measurements
+from prism.solvers.prism.aggregator import TelescopeAggregator
 
 IMAGE_SIZE = 1024
 OBJ_SIZE = 73

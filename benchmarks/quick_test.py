@@ -46,18 +46,12 @@ from common import (
 )
 
 from prism.cli import ProgressPrinter
-from prism.config import (
-    DecoderConfig,
-    NoiseConfig,
-    PatternConfig,
-    PhysicsConfig,
-    PrismConfig,
-    TrainingConfig,
-)
+from prism.config import NoiseConfig, PatternConfig, PhysicsConfig
 from prism.metrics import evaluate
 from prism.solvers import find
 from prism.solvers.epie import EPIEConfig
 from prism.solvers.prism import build_trainer, resolve
+from prism.solvers.prism.settings import DecoderConfig, PrismConfig, TrainingConfig
 from prism.stages import data as data_stages
 from prism.stages import prism, reconstruct
 

@@ -115,6 +115,15 @@ def nrmse(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return norm(x_hat - x, dim=(-2, -1)) / norm(x, dim=(-2, -1))
 
 
+def amplitude_misfit(predicted: torch.Tensor, measured: torch.Tensor) -> torch.Tensor:
+    """The relative L1 misfit of amplitudes: ``mean|p - t| / mean|t|`` (a 0-d tensor).
+
+    Scale-free, so one value serves every aperture and every grid: the TV fit's data term,
+    PRISM's 'l1' loss and every method's reported data misfit.
+    """
+    return (predicted - measured).abs().mean() / measured.abs().mean().clamp_min(1e-12)
+
+
 @dataclass(frozen=True)
 class Metrics:
     """Scores of one reconstruction against its ground truth."""

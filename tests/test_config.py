@@ -1,12 +1,7 @@
 import pytest
 
-from prism.config import (
-    DecoderConfig,
-    PatternConfig,
-    PrismConfig,
-    TrainingConfig,
-    from_mapping,
-)
+from prism.config import PatternConfig, from_mapping
+from prism.solvers.prism.settings import DecoderConfig, PrismConfig, TrainingConfig
 from prism.study import check_study, method_settings
 
 
@@ -40,9 +35,9 @@ def test_validation_names_the_setting(field, value, message):
 def test_the_trainer_takes_only_a_training_config(problem):
     import torch
 
-    from prism.core.aggregator import TelescopeAggregator
-    from prism.core.trainers import PRISMTrainer
-    from prism.models.decoder import DeepDecoder
+    from prism.solvers.prism.aggregator import TelescopeAggregator
+    from prism.solvers.prism.decoder import DeepDecoder
+    from prism.solvers.prism.trainer import PRISMTrainer
 
     model = DeepDecoder(problem.image_size, problem.obj_size, DecoderConfig())
     optimizer = torch.optim.Adam(model.parameters())

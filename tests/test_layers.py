@@ -14,9 +14,11 @@ LAYERS = (  # lowest first; a module imports only from its own layer or lower on
     ("prism.io", "prism.provenance", "prism.targets"),  # files; provenance; generated objects
     ("prism.metrics",),  # the one ruler, on the physics
     ("prism.plotting",),  # the trainer's optional live plot (imported lazily)
-    ("prism.models", "prism.models.*", "prism.core.aggregator", "prism.core.fitting"),  # PRISM
-    ("prism.core.observers", "prism.core.trainers"),
-    ("prism.solvers", "prism.solvers.*"),  # every method, behind one interface
+    ("prism.solvers",),  # the interface every method is registered behind
+    ("prism.solvers.prism.settings", "prism.solvers.prism.decoder", "prism.solvers.prism.losses"),
+    ("prism.solvers.prism.aggregator", "prism.solvers.prism.fitting"),
+    ("prism.solvers.prism.observers", "prism.solvers.prism.trainer"),
+    ("prism.solvers.*",),  # every method (PRISM's entry point among them)
     ("prism.study",),  # the study grid and its checks
     ("prism.stages", "prism.stages.*", "prism.figures", "prism.journal", "prism.restore"),
     ("prism.tracking", "prism.tracking.*"),  # MLflow

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from prism.config import NoiseConfig, PatternConfig, PhysicsConfig, PrismConfig
+from prism.config import NoiseConfig, PatternConfig, PhysicsConfig
+from prism.solvers.prism.settings import PrismConfig
 
 SCHEMA = yaml.safe_load(
     (Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml").read_text()

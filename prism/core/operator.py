@@ -293,7 +293,7 @@ def noise_floor(
         The measurements and their noise model (``photons``, ``snr_db``).
     distance : callable
         ``distance(prediction, target)`` of two amplitude stacks, a 0-d tensor (e.g.
-        :meth:`prism.models.losses.LossAggregator.distance`).
+        :func:`prism.metrics.amplitude_misfit`).
 
     Returns
     -------

@@ -1,6 +1,6 @@
 """Every reconstruction method behind one interface, and the registry the study reads.
 
-A method is one module of this package that defines ``SOLVERS``, a tuple of
+A method is one module (or subpackage) of this package that defines ``SOLVERS``, a tuple of
 :class:`Solver`. Each solver is a function ``solve(data, operator, settings, *,
 score=None) -> Reconstruction`` with a settings dataclass (its defaults). The workflow's
 rules and wildcards, the config check, the command line and the figures' styles all read

@@ -50,7 +50,7 @@ from prism.config import check_positive
 from prism.core.grid import crop_object, pad_to_grid
 from prism.core.operator import MeasurementOperator, MeasurementSet, noise_floor
 from prism.core.optics import amplitude
-from prism.models.losses import LossAggregator
+from prism.metrics import amplitude_misfit
 from prism.solvers import Reconstruction, Solver
 from prism.stopping import BUDGET, NOISE_FLOOR, RULE, Plateau
 
@@ -108,15 +108,14 @@ def solve(
     noiseless), ``reached_floor`` (1 where the descent stopped at the noise floor) and the
     metrics of ``score``. The estimate is the last record's.
     """
-    distance = LossAggregator("l1").distance
     target = amplitude(data.intensities.to(torch.float32))
 
     def misfit(x: torch.Tensor) -> torch.Tensor:
-        return distance(amplitude(operator.forward(x)), target)
+        return amplitude_misfit(amplitude(operator.forward(x)), target)
 
     x = crop_object(operator.amplitude_image(data.intensities[0]), operator.obj_size)
     x = x.clamp_min(0)
-    floor = noise_floor(data, distance)
+    floor = noise_floor(data, amplitude_misfit)
     history = []
     for k in range(settings.ladder, -1, -1):
         weight = settings.weight * 2**k

@@ -14,8 +14,7 @@ from prism.core.grid import crop_object
 from prism.core.operator import MeasurementOperator, MeasurementSet
 from prism.core.optics import amplitude
 from prism.io import atomic_write, load_measurements
-from prism.metrics import evaluate
-from prism.models.losses import LossAggregator
+from prism.metrics import amplitude_misfit, evaluate
 from prism.stages.reconstruct import load_reconstruction
 
 KEYS = ("object", "pattern", "n_samples", "noise", "seed", "algorithm")
@@ -69,7 +68,7 @@ def data_misfit(estimate: torch.Tensor, data: MeasurementSet) -> float:
     with torch.no_grad():
         predicted = amplitude(MeasurementOperator(data).forward(square))
         measured = amplitude(data.intensities.to(torch.float32))
-        return LossAggregator("l1").distance(predicted, measured).item()
+        return amplitude_misfit(predicted, measured).item()
 
 
 def coverage(data: MeasurementSet) -> torch.Tensor:

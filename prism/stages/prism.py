@@ -1,6 +1,6 @@
 """PRISM's stages: initialization -> training -> retry, checkpointed between them.
 
-Each stage is one :class:`~prism.core.trainers.PRISMTrainer` call on a trainer built by
+Each stage is one :class:`~prism.solvers.prism.trainer.PRISMTrainer` call on a trainer built by
 :func:`prism.solvers.prism.build_trainer`; checkpoints carry the state from one to the next,
 and training resumes from its last per-sample checkpoint after an interruption.
 """
@@ -10,13 +10,13 @@ from __future__ import annotations
 import sys
 import time
 
-from prism.config import PrismConfig
-from prism.core.observers import CHECKPOINT_NAME
 from prism.core.operator import MeasurementSet
-from prism.core.trainers import PRISMTrainer
 from prism.io import atomic_write, file_sha256, load_checkpoint, save_checkpoint
-from prism.models.losses import LossAggregator
 from prism.solvers.prism import outcome
+from prism.solvers.prism.losses import LossAggregator
+from prism.solvers.prism.observers import CHECKPOINT_NAME
+from prism.solvers.prism.settings import PrismConfig
+from prism.solvers.prism.trainer import PRISMTrainer
 from prism.stages.reconstruct import save_reconstruction
 
 

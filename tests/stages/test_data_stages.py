@@ -111,11 +111,12 @@ def test_a_pattern_may_set_its_own_aperture_diameter(tmp_path):
 
 
 def test_resolved_settings_are_what_runs_and_gets_logged(tmp_path):
-    from prism.config import PrismConfig, from_mapping
+    from prism.config import from_mapping
     from prism.solvers import find
     from prism.solvers.epie import EPIEConfig
     from prism.solvers.prism import build_trainer
     from prism.solvers.prism import resolve as resolve_prism
+    from prism.solvers.prism.settings import PrismConfig
 
     prepare("moon", tmp_path / "moon.npz", PHYSICS)
     data = simulate(
@@ -138,11 +139,12 @@ def test_resolved_settings_are_what_runs_and_gets_logged(tmp_path):
 
 @pytest.mark.parametrize("noise", [NoiseConfig(snr_db=40), NoiseConfig(photons=1e6)])
 def test_noise_floor_estimates_the_loss_between_noisy_and_clean_data(tmp_path, noise):
-    from prism.config import PrismConfig, from_mapping
+    from prism.config import from_mapping
     from prism.core.operator import noise_floor
     from prism.core.optics import amplitude
-    from prism.models.losses import LossAggregator
     from prism.solvers.prism import resolve as resolve_prism
+    from prism.solvers.prism.losses import LossAggregator
+    from prism.solvers.prism.settings import PrismConfig
 
     prepare("moon", tmp_path / "moon.npz", PHYSICS)
     common = {"pattern": PatternConfig(kind="fermat", r_max=12), "n_samples": 6, "seed": 3}

@@ -1,8 +1,9 @@
 import torch
 
-from prism.config import NoiseConfig, PatternConfig, PhysicsConfig, PrismConfig, TrainingConfig
+from prism.config import NoiseConfig, PatternConfig, PhysicsConfig
 from prism.io import file_sha256, load_checkpoint
 from prism.solvers.prism import build_trainer, resolve
+from prism.solvers.prism.settings import PrismConfig, TrainingConfig
 from prism.stages.data import prepare, simulate
 from prism.stages.prism import prism_initialize, prism_train
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from prism.config import DecoderConfig, upsampling_depth
+from prism.solvers.prism.settings import DecoderConfig, upsampling_depth
 
 
 class DeepDecoder(nn.Module):

@@ -9,15 +9,16 @@ import time
 import torch
 from torch import nn
 
-from prism.config import SCHEDULERS, RetryConfig, TrainingConfig, check_choice
-from prism.core.aggregator import TelescopeAggregator
-from prism.core.fitting import Fitter, SampleFit
+from prism.config import check_choice
 from prism.core.grid import crop_object, support_disc
-from prism.core.observers import Checkpointer, FitProgress, RecordWriter, draw
 from prism.core.sampling import line_points
 from prism.io import load_checkpoint
 from prism.metrics import evaluate
-from prism.models.losses import LossAggregator
+from prism.solvers.prism.aggregator import TelescopeAggregator
+from prism.solvers.prism.fitting import Fitter, SampleFit
+from prism.solvers.prism.losses import LossAggregator
+from prism.solvers.prism.observers import Checkpointer, FitProgress, RecordWriter, draw
+from prism.solvers.prism.settings import SCHEDULERS, RetryConfig, TrainingConfig
 
 
 def create_scheduler(optimizer: torch.optim.Optimizer, scheduler_type: str, **kwargs):
@@ -49,9 +50,9 @@ class PRISMTrainer:
     model : torch.nn.Module
         Generator called with no input, returning the object square ``[1, 1, obj, obj]``, or
         ``K`` of them ``[K, 1, obj, obj]`` (an ensemble,
-        :class:`prism.models.decoder.DecoderEnsemble`: each is fitted to the data and the
+        :class:`prism.solvers.prism.decoder.DecoderEnsemble`: each is fitted to the data and the
         reconstruction is their mean); it exposes ``obj_size`` (e.g.
-        :class:`prism.models.decoder.DeepDecoder`).
+        :class:`prism.solvers.prism.decoder.DeepDecoder`).
     optimizer : torch.optim.Optimizer
         Optimiser over the model's parameters.
     scheduler : LR scheduler or None
@@ -59,7 +60,7 @@ class PRISMTrainer:
     telescope_agg : TelescopeAggregator
         Holds the measured samples and gives the model-side predictions.
     config : TrainingConfig
-        Training settings (:class:`prism.config.TrainingConfig` holds every default).
+        Training settings (:class:`~.settings.TrainingConfig` holds every default).
     device : torch.device or str
         Where the model and the data live.
     log_dir : path-like, optional
@@ -72,12 +73,12 @@ class PRISMTrainer:
     progress : object, optional
         Anything with ``add_scalar``: every ``progress_interval_s`` seconds of a fit it gets
         the loss, learning rate, elapsed and estimated remaining seconds
-        (:class:`~prism.core.observers.FitProgress`); step counts every fit's steps.
+        (:class:`~prism.solvers.prism.observers.FitProgress`); step counts every fit's steps.
     progress_interval_s : float
         Seconds between progress reports.
     retry : RetryConfig, optional
         The retry's step budget (``budget_fraction``; its loss is the ``criterion`` passed
-        to :meth:`retry_failed_samples`). Default: :class:`~prism.config.RetryConfig`'s.
+        to :meth:`retry_failed_samples`). Default: :class:`~.settings.RetryConfig`'s.
     """
 
     def __init__(
@@ -204,7 +205,7 @@ class PRISMTrainer:
     ) -> int:
         """Refit every failed sample with ``criterion``, a lower learning rate and less budget.
 
-        Each refit fits ``criterion`` (a :class:`~prism.models.losses.LossAggregator`, e.g. of
+        Each refit fits ``criterion`` (a :class:`~.losses.LossAggregator`, e.g. of
         ``RetryConfig.loss_type``) at ``retry_lr_factor`` times the learning rate for at most
         the trainer's ``retry.budget_fraction`` of the fit's step budget, from where training
         left the decoder. A sample counts as recovered when its refit ends on the stopping rule or

@@ -3,9 +3,9 @@ import math
 import pytest
 import torch
 
-from prism.config import LATENT_PIXELS, DecoderConfig, PrismConfig, upsampling_depth
-from prism.models.decoder import DecoderEnsemble, DeepDecoder, member_seed
 from prism.solvers.prism import resolve
+from prism.solvers.prism.decoder import DecoderEnsemble, DeepDecoder, member_seed
+from prism.solvers.prism.settings import LATENT_PIXELS, DecoderConfig, PrismConfig, upsampling_depth
 
 
 @pytest.mark.parametrize("kind", ["upsample", "transposed"])

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from prism.config import TrainingConfig
-from prism.models.losses import LossAggregator, LossTerms, Pair
+from prism.solvers.prism.losses import LossAggregator, LossTerms, Pair
+from prism.solvers.prism.settings import TrainingConfig
 from prism.stopping import BUDGET, NOISE_FLOOR, RULE, Plateau
 
 NON_FINITE = "non-finite loss"
@@ -54,7 +54,7 @@ class Fitter:
     The stopping rule is every solver's (:mod:`prism.stopping`): the loss, judged by the
     trainer's own criterion and averaged over ``window`` steps, has not improved on the best
     window by ``tolerance`` for ``patience`` windows; on noisy data, both loss terms are
-    within :attr:`~prism.config.TrainingConfig.floor_stop`.
+    within :attr:`~prism.solvers.prism.settings.TrainingConfig.floor_stop`.
 
     Parameters
     ----------
@@ -98,7 +98,7 @@ class Fitter:
         ----------
         predict : callable
             ``predict(x) -> (new, old)`` pairs of the loss for one member's square (see
-            :class:`~prism.models.losses.LossAggregator`).
+            :class:`~prism.solvers.prism.losses.LossAggregator`).
         criterion : LossAggregator
             The loss the optimiser descends.
         judge : LossAggregator

@@ -6,8 +6,9 @@ from typing import NamedTuple
 
 import torch
 
-from prism.config import LOSS_TYPES, check_choice
-from prism.metrics import ssim
+from prism.config import check_choice
+from prism.metrics import amplitude_misfit, ssim
+from prism.solvers.prism.settings import LOSS_TYPES
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 
@@ -38,7 +39,7 @@ class LossAggregator:
     def distance(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Scale-free distance between a prediction and its target, both ``[..., H, W]``."""
         if self.loss_type == "l1":
-            return (prediction - target).abs().mean() / target.abs().mean().clamp_min(1e-12)
+            return amplitude_misfit(prediction, target)
         if self.loss_type == "l2":
             return (prediction - target).square().mean() / target.square().mean().clamp_min(1e-24)
         scale = target.amax().clamp_min(1e-12)

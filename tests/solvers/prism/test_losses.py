@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from prism.models.losses import LossAggregator
+from prism.solvers.prism.losses import LossAggregator
 
 
 def _pair():

@@ -2,7 +2,7 @@
 
 The algorithm ``prism-<variant>`` trains with the study's ``prism`` settings updated by the
 variant's (:func:`prism.study.method_settings`). In the workflow PRISM runs as three stages,
-each a :class:`~prism.core.trainers.PRISMTrainer` call with a checkpoint between them
+each a :class:`~.trainer.PRISMTrainer` call with a checkpoint between them
 (initialization -> training -> retry of failed samples), so a long fit resumes where it
 stopped; :func:`solve` runs the same chain in one process.
 """
@@ -14,14 +14,14 @@ import os
 
 import torch
 
-from prism.config import PrismConfig, upsampling_depth
-from prism.core.aggregator import TelescopeAggregator
 from prism.core.grid import pad_to_grid
 from prism.core.operator import MeasurementOperator, MeasurementSet, noise_floor
-from prism.core.trainers import PRISMTrainer, create_scheduler
-from prism.models.decoder import DecoderEnsemble
-from prism.models.losses import LossAggregator
 from prism.solvers import Reconstruction, Solver
+from prism.solvers.prism.aggregator import TelescopeAggregator
+from prism.solvers.prism.decoder import DecoderEnsemble
+from prism.solvers.prism.losses import LossAggregator
+from prism.solvers.prism.settings import PrismConfig, upsampling_depth
+from prism.solvers.prism.trainer import PRISMTrainer, create_scheduler
 
 
 def resolve(config: PrismConfig, data: MeasurementSet) -> PrismConfig:
@@ -29,7 +29,7 @@ def resolve(config: PrismConfig, data: MeasurementSet) -> PrismConfig:
 
     The decoder is seeded with the measurement set's seed, so a study's seeds vary the noise,
     the random patterns and the initial weights together; an upsampling decoder without a
-    ``depth`` gets the one sized for the object (:func:`prism.config.upsampling_depth`); and
+    ``depth`` gets the one sized for the object (:func:`~.settings.upsampling_depth`); and
     ``training.floor`` is the data's :func:`noise_floor` in the units of the training loss
     (0 for noiseless data).
     """
@@ -53,7 +53,7 @@ def build_trainer(
     """A fresh PRISMTrainer for a measurement set and resolved settings, nothing trained yet.
 
     ``writer`` gets each sample's record, ``progress`` a long fit's progress (see
-    :class:`~prism.core.trainers.PRISMTrainer`); ``device`` is where the decoder and the data
+    :class:`~.trainer.PRISMTrainer`); ``device`` is where the decoder and the data
     live (e.g. 'cuda').
     """
     model = DecoderEnsemble(data.image_size, data.obj_size, config.decoder)

@@ -5,15 +5,15 @@ from dataclasses import replace
 import torch
 from skimage import data
 
-from prism.config import PrismConfig, TrainingConfig
 from prism.core.detector import Detector
 from prism.core.grid import crop_object, pad_to_grid
 from prism.core.operator import MeasurementSet
 from prism.core.optics import Telescope, amplitude
 from prism.core.sampling import make_pattern
 from prism.core.simulation import prepare_object, simulate_measurements
-from prism.models.losses import LossAggregator
 from prism.solvers.prism import build_trainer, resolve
+from prism.solvers.prism.losses import LossAggregator
+from prism.solvers.prism.settings import PrismConfig, TrainingConfig
 
 N, OBJ, DIAMETER, SAMPLES = 64, 32, 12, 8
 OLD_THRESHOLD = 0.01  # the absolute loss at which PRISM used to stop

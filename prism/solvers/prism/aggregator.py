@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from prism.config import OLD_MODES, check_choice
+from prism.config import check_choice
 from prism.core.operator import MeasurementOperator
 from prism.core.optics import amplitude
+from prism.solvers.prism.settings import OLD_MODES
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 

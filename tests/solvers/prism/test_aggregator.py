@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from prism.core.aggregator import TelescopeAggregator
 from prism.core.detector import Detector
 from prism.core.operator import MeasurementOperator, MeasurementSet
 from prism.core.simulation import simulate_measurements
-from prism.models.losses import LossAggregator
+from prism.solvers.prism.aggregator import TelescopeAggregator
+from prism.solvers.prism.losses import LossAggregator
 
 
 def _filled(problem, mode, operator=None, y=None):

@@ -3,14 +3,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from prism.config import DecoderConfig, RetryConfig, TrainingConfig
-from prism.core.aggregator import TelescopeAggregator
-from prism.core.observers import CHECKPOINT_NAME
-from prism.core.trainers import PRISMTrainer, create_scheduler
 from prism.metrics import evaluate
-from prism.models.decoder import DecoderEnsemble, DeepDecoder
-from prism.models.losses import LossAggregator
 from prism.solvers.framing import single_aperture_image
+from prism.solvers.prism.aggregator import TelescopeAggregator
+from prism.solvers.prism.decoder import DecoderEnsemble, DeepDecoder
+from prism.solvers.prism.losses import LossAggregator
+from prism.solvers.prism.observers import CHECKPOINT_NAME
+from prism.solvers.prism.settings import DecoderConfig, RetryConfig, TrainingConfig
+from prism.solvers.prism.trainer import PRISMTrainer, create_scheduler
 
 FAST = TrainingConfig(
     steps_per_epoch=10,

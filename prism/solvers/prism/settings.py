@@ -1,0 +1,284 @@
+"""PRISM's settings: decoder, training, optimiser and retry, each a frozen dataclass.
+
+These are the only place PRISM's defaults live; a study's ``prism`` section (and a variant's
+update of it) builds them with :func:`prism.config.from_mapping`.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import asdict, dataclass, field
+
+from prism.config import check_choice, check_positive
+
+LOSS_TYPES = ("l1", "l2", "ssim")
+OLD_MODES = ("union", "replay")
+INIT_TARGETS = ("measurement", "support")
+DECODER_KINDS = ("upsample", "transposed")
+LATENT_PIXELS = 10  # the default decoder's latent width, about (upsampling_depth)
+ACTIVATIONS = ("sigmoid", "softplus")
+FIT_SCHEDULES = ("progressive", "all_at_once")
+SCHEDULERS = ("plateau", "cosine_warm_restarts")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Settings of :class:`prism.solvers.prism.trainer.PRISMTrainer`.
+
+    Attributes
+    ----------
+    loss_type : str
+        Data term: 'l1' (normalised by the data mean), 'l2' or 'ssim'.
+    old_mode : str
+        Old-knowledge term: 'union' (model vs previous reconstruction through the cumulative
+        mask) or 'replay' (model vs the stored measurements of every earlier aperture).
+    tolerance : float
+        The fit's stopping rule, shared with every iterating solver
+        (:class:`prism.stopping.Plateau`): a fit has converged once the mean loss over a
+        ``window`` of steps has not fallen below the best window's mean by this fraction
+        for ``patience`` windows in a row.
+    window : int
+        Optimiser steps per window of the stopping rule (long enough to average out the
+        step-to-step noise of Adam's loss). The rule needs ``(patience + 1) * window`` steps
+        to fire: a progressive fit, which has one aperture's ``step_budget``, needs a smaller
+        window than an all-at-once fit (``config/ablation.yaml`` sizes it so).
+    patience : int
+        Windows without that improvement before a fit stops. The defaults were chosen on
+        the calibration objects (``benchmarks/stopping_rule.py``, see benchmarks/README.md):
+        a decoder's loss can stall for a thousand steps and then fall again, so shorter
+        windows or less patience stopped fits that the rest of the budget still improved.
+    steps_per_epoch : int
+        Optimiser steps per epoch (the scheduler steps once per epoch).
+    max_epochs : int
+        Epochs per sample; the step budget is ``max_epochs * steps_per_epoch``.
+    init_target : str
+        Initial fit target: 'measurement' (amplitude of the first measurement) or 'support'
+        (a disc inscribed in the object support, with the first measurement's energy).
+    init_steps : int
+        Steps of the initialization (a warm start: it runs them all).
+    retry_lr_factor : float
+        Learning-rate factor applied while retrying failed samples, in (0, 1].
+    schedule : str
+        'all_at_once' (every sample from the start, one fit of the loss over all
+        measurements with the progressive run's whole budget, ``n * step_budget`` steps;
+        ``old_mode`` is then unused) or 'progressive' (the original PRISM: one sample after
+        another, each fitted with the old-knowledge term). The default comes from the
+        ablation study (``config/ablation.yaml``, docs/results.md): all at once beat progressive
+        fitting and constrained ePIE in the sparse regime.
+    reset_optimizer : bool
+        Clear the optimiser's moment estimates before each new sample.
+    noise_stop : float or None
+        On noisy data a fit also stops once both loss terms are within this multiple of
+        ``floor`` (the discrepancy principle), before it fits the noise (a fit only
+        approaches the floor). None: no such stop.
+    floor : float
+        The data's noise floor in the loss's units: the loss between the measured
+        amplitudes and a copy re-noised with the data's own noise model
+        (:func:`prism.core.operator.noise_floor`). It follows the data: a study sets it from
+        the measurement set (0 for noiseless data: no floor stop).
+    """
+
+    loss_type: str = "l1"
+    old_mode: str = "replay"
+    tolerance: float = 1e-3
+    window: int = 500
+    patience: int = 3
+    steps_per_epoch: int = 50
+    max_epochs: int = 10
+    init_target: str = "measurement"
+    init_steps: int = 300
+    retry_lr_factor: float = 0.1
+    schedule: str = "all_at_once"
+    reset_optimizer: bool = False
+    noise_stop: float | None = 1.2
+    floor: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_choice("loss_type", self.loss_type, LOSS_TYPES)
+        check_choice("schedule", self.schedule, FIT_SCHEDULES)
+        check_choice("old_mode", self.old_mode, OLD_MODES)
+        check_choice("init_target", self.init_target, INIT_TARGETS)
+        check_positive("tolerance", self.tolerance)
+        if self.noise_stop is not None:
+            check_positive("noise_stop", self.noise_stop)
+        if not self.floor >= 0:
+            raise ValueError(f"`floor` must be a number >= 0, got {self.floor!r}")
+        for name in ("window", "patience", "steps_per_epoch", "max_epochs", "init_steps"):
+            check_positive(name, getattr(self, name), integer=True)
+        if not 0 < self.retry_lr_factor <= 1:
+            raise ValueError(f"`retry_lr_factor` must be in (0, 1], got {self.retry_lr_factor!r}")
+
+    @property
+    def step_budget(self) -> int:
+        """Optimiser steps allowed per sample, ``max_epochs * steps_per_epoch``."""
+        return self.max_epochs * self.steps_per_epoch
+
+    @property
+    def floor_stop(self) -> float:
+        """The loss at which a fit stops on noisy data (0: never)."""
+        return self.noise_stop * self.floor if self.noise_stop is not None else 0.0
+
+    def as_dict(self) -> dict:
+        """Plain dict of every setting (what a checkpoint embeds and a tracker logs)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """Settings of PRISM's generator (:class:`prism.solvers.prism.decoder.DecoderEnsemble`).
+
+    Attributes
+    ----------
+    kind : str
+        'upsample' (bilinear x2 + 1x1 conv + ReLU + batch norm, after Heckel & Hand) or
+        'transposed' (1x1 latent, stride-2 transposed convs halving the channels, 3x3
+        refinement convs).
+    channels : int
+        Channels of the upsampling decoder; latent channels of the transposed one.
+    depth : int or None
+        Upsampling stages of the 'upsample' kind (its latent is ``ceil(obj_size / 2**depth)``
+        pixels wide); None sizes it from the object (:func:`upsampling_depth`: a latent of
+        about :data:`LATENT_PIXELS` pixels). The 'transposed' kind uses as many stages as its
+        1x1 latent needs.
+    activation : str
+        Output activation, which keeps the amplitude non-negative: 'sigmoid' (bounded to
+        ``[0, 1]``, the range of a prepared object) or 'softplus' (unbounded above). The
+        support is imposed by construction: the decoder generates only the object square.
+    learned_latent : bool
+        Train the latent with the weights instead of keeping it a fixed seeded buffer.
+    seed : int
+        Seed of the weights and of the latent (of the first member; see ``members``).
+    members : int
+        Decoders fitted side by side, each from its own seed (the first from ``seed``, the
+        others from seeds derived from it, :func:`prism.solvers.prism.decoder.member_seed`); the
+        reconstruction is the mean of their images. Each member fits the data on its own
+        (the loss is the members' mean, their weights are disjoint), so an ensemble costs
+        one fit per member and averages out the part of a non-convex fit that depends on
+        where it started (see docs/results.md).
+    """
+
+    kind: str = "upsample"
+    channels: int = 64
+    depth: int | None = None
+    activation: str = "sigmoid"
+    learned_latent: bool = False
+    seed: int = 0
+    members: int = 1
+
+    def __post_init__(self) -> None:
+        check_choice("kind", self.kind, DECODER_KINDS)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_positive("channels", self.channels, integer=True)
+        check_positive("members", self.members, integer=True)
+        if self.depth is not None:
+            check_positive("depth", self.depth, integer=True)
+
+
+def upsampling_depth(obj_size: int) -> int:
+    """Upsampling stages of the default decoder for an object ``obj_size`` pixels wide.
+
+    The stages that leave a latent nearest :data:`LATENT_PIXELS` pixels wide (by ratio),
+    at least one: ``max(1, round(log2(obj_size / LATENT_PIXELS)))``. Each stage doubles the
+    map by bilinear interpolation, which smooths: a latent of 2-6 pixels under 3-4 stages
+    cannot hold fine texture, while a wide latent under one stage fits the measured
+    amplitudes with less structure and does worse too.
+
+    Chosen on the calibration objects (scikit-image astronaut, coins, brick, grass,
+    hubble_deep_field; N = 128, 16-pixel apertures at 8 and 32 Fermat points out to 48 k-px,
+    noiseless, seed 0; ``python benchmarks/calibrate.py prism-all_at_once --grid
+    '{"decoder": [{"depth": 1}, {"depth": 2}, ...]}'`` with the physics' ``obj_size`` set),
+    at two object sizes. Object 48 px: mean SSIM 0.772 with 2 stages (a 12-pixel latent),
+    0.729 with 3 and 0.670 with 4 (the former default, a 3-pixel latent); 8 apertures 0.592
+    / 0.519 / 0.427, 32 apertures 0.952 / 0.939 / 0.913; 2 stages won on every textured
+    object (brick 0.536 against 0.235 with 8 apertures) and matched or beat 4 on the smooth
+    ones; on the generated resolution target (``target``) 0.510, 0.655 and 0.577 with 1, 2
+    and 4 stages. Object 32 px: 0.787 with 2 stages (an 8-pixel latent) against 0.730 with 1
+    (16 pixels); 8 apertures 0.695 / 0.592, 32 apertures 0.879 / 0.868. A latent of 8-12
+    pixels won at both sizes; 10 lies between. At a third geometry (N = 256, object 18 px,
+    64 apertures, the target and grass) 1 stage (a 9-pixel latent) and 4 stages both
+    reached 0.994-0.997 on the target; grass 0.972 and 0.957.
+    """
+    check_positive("obj_size", obj_size, integer=True)
+    return max(1, math.floor(math.log2(obj_size / LATENT_PIXELS) + 0.5))
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """Adam and its learning-rate scheduler for PRISM.
+
+    Attributes
+    ----------
+    lr : float
+        Adam learning rate.
+    scheduler : str or None
+        'plateau', 'cosine_warm_restarts' or None (constant learning rate).
+    scheduler_options : dict
+        Keyword arguments of the scheduler (e.g. ``{"patience": 2}``).
+    """
+
+    lr: float = 0.01
+    scheduler: str | None = None
+    scheduler_options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_positive("lr", self.lr)
+        if self.scheduler is not None:
+            check_choice("scheduler", self.scheduler, SCHEDULERS)
+        allowed = _scheduler_options(self.scheduler)
+        unknown = sorted(set(self.scheduler_options) - set(allowed))
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {', '.join(map(repr, unknown))} in `scheduler_options` of "
+                f"scheduler {self.scheduler!r}; allowed: {', '.join(allowed) or 'none'}"
+            )
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    """How failed samples are retried (with ``retry_lr_factor`` from TrainingConfig).
+
+    Attributes
+    ----------
+    loss_type : str
+        Loss fitted while retrying: 'l1', 'l2' or 'ssim'.
+    budget_fraction : float
+        A retry's step budget as a fraction of the fit's, in (0, 1]: a retry continues from
+        where training left the decoder, at a lower learning rate, so it does not repeat the
+        whole budget (what it gains is measured by ``benchmarks/retry_gain.py``).
+    """
+
+    loss_type: str = "l1"
+    budget_fraction: float = 0.25
+
+    def __post_init__(self) -> None:
+        check_choice("loss_type", self.loss_type, LOSS_TYPES)
+        if not 0 < self.budget_fraction <= 1:
+            raise ValueError(f"`budget_fraction` must be in (0, 1], got {self.budget_fraction!r}")
+
+
+def _scheduler_options(scheduler: str | None) -> list[str]:
+    """The keyword arguments a scheduler takes besides the optimiser (none without one)."""
+    if scheduler is None:
+        return []
+    from torch.optim import lr_scheduler  # only when a scheduler is configured
+
+    cls = {"plateau": lr_scheduler.ReduceLROnPlateau}.get(
+        scheduler, lr_scheduler.CosineAnnealingWarmRestarts
+    )
+    names = inspect.signature(cls.__init__).parameters
+    return [name for name in names if name not in ("self", "optimizer")]
+
+
+@dataclass(frozen=True)
+class PrismConfig:
+    """Every PRISM setting: decoder, training, optimiser and retry (one per config section)."""
+
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+
+    def as_dict(self) -> dict:
+        """Plain nested dict of every setting."""
+        return asdict(self)
