@@ -5,6 +5,11 @@ variant's (:func:`prism.study.method_settings`). In the workflow PRISM runs as t
 each a :class:`~.trainer.PRISMTrainer` call with a checkpoint between them
 (initialization -> training -> retry of failed samples), so a long fit resumes where it
 stopped; :func:`solve` runs the same chain in one process.
+
+The seed's API is importable from here: :class:`PRISMTrainer`, :func:`create_scheduler`,
+:class:`TelescopeAggregator`, :class:`LossAggregator`, :class:`DeepDecoder` (one decoder)
+and :class:`DecoderEnsemble`, with the settings :class:`PrismConfig`,
+:class:`TrainingConfig` and :class:`DecoderConfig`.
 """
 
 from __future__ import annotations
@@ -18,10 +23,31 @@ from prism.core.grid import pad_to_grid
 from prism.core.operator import MeasurementOperator, MeasurementSet, noise_floor
 from prism.solvers import Reconstruction, Solver
 from prism.solvers.prism.aggregator import TelescopeAggregator
-from prism.solvers.prism.decoder import DecoderEnsemble
+from prism.solvers.prism.decoder import DecoderEnsemble, DeepDecoder
 from prism.solvers.prism.losses import LossAggregator
-from prism.solvers.prism.settings import PrismConfig, upsampling_depth
+from prism.solvers.prism.settings import (
+    DecoderConfig,
+    PrismConfig,
+    TrainingConfig,
+    upsampling_depth,
+)
 from prism.solvers.prism.trainer import PRISMTrainer, create_scheduler
+
+__all__ = [
+    "DecoderConfig",
+    "DecoderEnsemble",
+    "DeepDecoder",
+    "LossAggregator",
+    "PRISMTrainer",
+    "PrismConfig",
+    "TelescopeAggregator",
+    "TrainingConfig",
+    "build_trainer",
+    "create_scheduler",
+    "outcome",
+    "resolve",
+    "solve",
+]
 
 
 def resolve(config: PrismConfig, data: MeasurementSet) -> PrismConfig:
