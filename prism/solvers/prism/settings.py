@@ -151,11 +151,12 @@ class DecoderConfig:
         Seed of the weights and of the latent (of the first member; see ``members``).
     members : int
         Decoders fitted side by side, each from its own seed (the first from ``seed``, the
-        others from seeds derived from it, :func:`prism.solvers.prism.decoder.member_seed`); the
+        others from seeds derived from it, :func:`~.decoder.member_seed`); the
         reconstruction is the mean of their images. Each member fits the data on its own
-        (the loss is the members' mean, their weights are disjoint), so an ensemble costs
-        one fit per member and averages out the part of a non-convex fit that depends on
-        where it started (see docs/results.md).
+        (their weights are disjoint and the sum of their losses is descended), so an
+        ensemble costs one fit per member and averages out what a non-convex fit owes to
+        where it started. The default, 2, was chosen on the calibration objects within the
+        default study's time budget (benchmarks/README.md, ``calibrate.py``).
     """
 
     kind: str = "upsample"
@@ -164,7 +165,7 @@ class DecoderConfig:
     activation: str = "sigmoid"
     learned_latent: bool = False
     seed: int = 0
-    members: int = 1
+    members: int = 2
 
     def __post_init__(self) -> None:
         check_choice("kind", self.kind, DECODER_KINDS)
