@@ -178,3 +178,12 @@ def scorer(x: torch.Tensor, *, obj_size: int) -> Callable[[torch.Tensor], dict[s
     What a stage hands a solver as ``score``, so the solver never holds the ground truth.
     """
     return lambda x_hat: evaluate(x_hat, x, obj_size=obj_size).as_dict()
+
+
+def square_scorer(x: torch.Tensor, *, obj_size: int) -> Callable[[torch.Tensor], dict[str, float]]:
+    """As :func:`scorer`, for estimates given as the object square (any shape of its pixels).
+
+    ``x`` is the ground truth on the full grid; its object square is cut once.
+    """
+    truth = crop_object(x, obj_size)
+    return lambda square: evaluate(square.reshape(truth.shape), truth, obj_size=obj_size).as_dict()

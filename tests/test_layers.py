@@ -16,7 +16,11 @@ LAYERS = (  # lowest first; a module imports only from its own layer or lower on
     ("prism.plotting",),  # the trainer's optional live plot (imported lazily)
     ("prism.solvers",),  # the interface every method is registered behind
     ("prism.solvers.prism.settings", "prism.solvers.prism.decoder", "prism.solvers.prism.losses"),
-    ("prism.solvers.prism.aggregator", "prism.solvers.prism.fitting"),
+    (
+        "prism.solvers.prism.aggregator",
+        "prism.solvers.prism.fitting",
+        "prism.solvers.prism.checkpoint",
+    ),
     ("prism.solvers.prism.observers", "prism.solvers.prism.trainer"),
     ("prism.solvers.*",),  # every method (PRISM's entry point among them)
     ("prism.study",),  # the study grid and its checks
@@ -89,3 +93,9 @@ def test_the_checks_see_a_cycle(tmp_path, monkeypatch):
         assert "prism.a -> prism.b -> prism.a" in str(error)
     else:
         raise AssertionError("a cycle went unnoticed")
+
+
+def test_the_trainer_stays_one_small_module():
+    """PRISMTrainer keeps to its stages; checkpoints, data checks and the fit loop sit beside."""
+    lines = (PACKAGE / "solvers" / "prism" / "trainer.py").read_text().count("\n")
+    assert lines <= 300, f"prism/solvers/prism/trainer.py has {lines} lines"

@@ -29,9 +29,10 @@ from prism.solvers.prism.settings import (
     DecoderConfig,
     PrismConfig,
     TrainingConfig,
+    create_scheduler,
     upsampling_depth,
 )
-from prism.solvers.prism.trainer import PRISMTrainer, create_scheduler
+from prism.solvers.prism.trainer import PRISMTrainer
 
 __all__ = [
     "DecoderConfig",

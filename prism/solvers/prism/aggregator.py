@@ -5,9 +5,11 @@ from __future__ import annotations
 import torch
 
 from prism.config import check_choice
+from prism.core.grid import crop_object, support_disc
 from prism.core.operator import MeasurementOperator
 from prism.core.optics import amplitude
-from prism.solvers.prism.settings import OLD_MODES
+from prism.core.sampling import line_points
+from prism.solvers.prism.settings import INIT_TARGETS, OLD_MODES
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 
@@ -73,6 +75,49 @@ class TelescopeAggregator:
         self._samples.append(sample)
         self._intensities.append(intensity.to(torch.float32))
         self._cache.clear()
+
+    def check_data(self, sample_centers, intensities, samples_per_line_meas: int) -> int:
+        """How many samples the data hold, once checked against the operator's.
+
+        The samples must be the operator's, or its first ones (a fit of a leading subset),
+        with one detector image each.
+
+        Raises
+        ------
+        ValueError
+            When the centres or the line sampling give other points, or the intensities
+            another shape (the expected one is named).
+        """
+        points = line_points(sample_centers, samples_per_line_meas)
+        operator = self.operator
+        if not torch.equal(points.to(operator.points), operator.points[: len(points)]):
+            raise ValueError(
+                "`sample_centers` and `samples_per_line_meas` must give the aggregator's "
+                f"measurement operator's samples ({operator.n_samples} of "
+                f"{operator.points.shape[1]} points each) or its first ones"
+            )
+        size = operator.detector_size
+        if intensities.shape != (len(points), size, size):
+            raise ValueError(
+                f"`intensities` must hold one [{size}, {size}] detector intensity per sample "
+                f"({len(points)}), got shape {tuple(intensities.shape)}"
+            )
+        return len(points)
+
+    def initial_target(self, measurement: torch.Tensor, obj_size: int, kind: str) -> torch.Tensor:
+        """The initialization's target, an object square ``[obj, obj]``.
+
+        'measurement': the amplitude of ``measurement`` (one detector image), interpolated
+        onto the object grid (:meth:`MeasurementOperator.amplitude_image`); 'support': a disc
+        inscribed in the object square with the measurement's energy.
+        """
+        check_choice("init_target", kind, INIT_TARGETS)
+        measurement = measurement.to(torch.float32)
+        if kind == "measurement":
+            return crop_object(self.operator.amplitude_image(measurement), obj_size)
+        disc = support_disc(obj_size, obj_size).to(torch.float32)
+        energy = measurement.clamp_min(0).sum()
+        return disc * torch.sqrt(energy / disc.sum())
 
     def set_reference(self, x_ref: torch.Tensor) -> None:
         """Set the reconstruction that 'union' mode keeps (the one before the new sample)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,19 @@ class SampleFit:
     def converged(self) -> bool:
         """The fit ended on its stopping rule or at the noise floor, not on its budget."""
         return self.reason in (RULE, NOISE_FLOOR)
+
+    def losses(self) -> dict:
+        """``loss_old`` and ``loss_new`` where the fit ended."""
+        return {"loss_old": self.loss_old, "loss_new": self.loss_new}
+
+    def record(self, index: int, seconds: float, lr: float) -> dict:
+        """The history record of sample ``index``: its losses, steps, seconds and rate."""
+        fit = {"steps": self.steps, "time_per_sample": seconds, "lr": lr}
+        return {"index": index, **self.losses(), **fit}
+
+    def failure(self, index: int) -> dict:
+        """The failed-sample entry of sample ``index``: why it ended and its losses."""
+        return {"index": index, "reason": self.reason, **self.losses()}
 
 
 class Fitter:
@@ -136,6 +150,30 @@ class Fitter:
                 epoch_loss = 0.0
         return _outcome(judged, step, x_hat.detach(), BUDGET)
 
+    def fit_target(self, target: torch.Tensor, steps: int, distance) -> None:
+        """``steps`` steps fitting every member's square to ``target`` (a warm start).
+
+        ``distance(prediction, target)`` is the loss; the sum over the members is descended.
+        """
+        for _ in range(steps):
+            members = self.estimate().reshape(-1, *target.shape)
+            loss = torch.stack([distance(member, target) for member in members]).sum()
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"initialization loss is {loss.item()}")
+            self.step(loss)
+
+    @contextlib.contextmanager
+    def scaled_learning_rate(self, factor: float):
+        """Within the block, every parameter group's learning rate times ``factor``."""
+        saved = [group["lr"] for group in self.optimizer.param_groups]
+        for group in self.optimizer.param_groups:
+            group["lr"] *= factor
+        try:
+            yield
+        finally:
+            for group, lr in zip(self.optimizer.param_groups, saved, strict=True):
+                group["lr"] = lr
+
     def step(self, loss: torch.Tensor) -> None:
         """One optimiser step on ``loss``."""
         self.optimizer.zero_grad(set_to_none=True)
@@ -165,6 +203,11 @@ def member_terms(
         judged.append(fitted[-1] if criterion is judge else judge(new, old))
     descended = torch.stack([terms.total for terms in fitted]).sum()
     return descended, _mean(fitted), _mean(judged)
+
+
+def member_mean(estimates: torch.Tensor) -> torch.Tensor:
+    """The reconstruction ``[1, 1, obj, obj]``: the mean of the members' object squares."""
+    return estimates.mean(dim=0, keepdim=True)
 
 
 def _mean(terms: list[LossTerms]) -> LossTerms:

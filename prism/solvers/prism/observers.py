@@ -107,10 +107,13 @@ class FitProgress:
             self.writer.add_scalar(tag, value, self.offset + step)
 
 
-def draw(figure, reconstruction: torch.Tensor, cum_mask: torch.Tensor, history: list[dict]):
-    """Redraw a live figure (see :mod:`prism.plotting`, imported only when one is given)."""
+def draw(figure, reconstruction: torch.Tensor, coverage, history: list[dict]):
+    """Redraw a live figure (see :mod:`prism.plotting`, imported only when one is given).
+
+    ``coverage()`` gives the measured k-space coverage; it is only asked for with a figure.
+    """
     if figure is None:
         return None
     from prism.plotting import update_figure
 
-    return update_figure(figure, reconstruction, cum_mask, history)
+    return update_figure(figure, reconstruction, coverage(), history)

@@ -258,17 +258,35 @@ class RetryConfig:
             raise ValueError(f"`budget_fraction` must be in (0, 1], got {self.budget_fraction!r}")
 
 
+def create_scheduler(optimizer, scheduler_type: str, **kwargs):
+    """Learning-rate scheduler by name; ``kwargs`` go to its constructor.
+
+    Parameters
+    ----------
+    optimizer : torch.optim.Optimizer
+        The optimiser to schedule.
+    scheduler_type : str
+        'plateau' (ReduceLROnPlateau, stepped with the epoch's mean loss) or
+        'cosine_warm_restarts' (CosineAnnealingWarmRestarts, stepped once per epoch).
+    """
+    check_choice("scheduler_type", scheduler_type, SCHEDULERS)
+    return _scheduler_class(scheduler_type)(optimizer, **kwargs)
+
+
 def _scheduler_options(scheduler: str | None) -> list[str]:
     """The keyword arguments a scheduler takes besides the optimiser (none without one)."""
     if scheduler is None:
         return []
+    names = inspect.signature(_scheduler_class(scheduler).__init__).parameters
+    return [name for name in names if name not in ("self", "optimizer")]
+
+
+def _scheduler_class(scheduler: str) -> type:
     from torch.optim import lr_scheduler  # only when a scheduler is configured
 
-    cls = {"plateau": lr_scheduler.ReduceLROnPlateau}.get(
-        scheduler, lr_scheduler.CosineAnnealingWarmRestarts
-    )
-    names = inspect.signature(cls.__init__).parameters
-    return [name for name in names if name not in ("self", "optimizer")]
+    if scheduler == "plateau":
+        return lr_scheduler.ReduceLROnPlateau
+    return lr_scheduler.CosineAnnealingWarmRestarts
 
 
 @dataclass(frozen=True)

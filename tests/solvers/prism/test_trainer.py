@@ -9,8 +9,13 @@ from prism.solvers.prism.aggregator import TelescopeAggregator
 from prism.solvers.prism.decoder import DecoderEnsemble, DeepDecoder
 from prism.solvers.prism.losses import LossAggregator
 from prism.solvers.prism.observers import CHECKPOINT_NAME
-from prism.solvers.prism.settings import DecoderConfig, RetryConfig, TrainingConfig
-from prism.solvers.prism.trainer import PRISMTrainer, create_scheduler
+from prism.solvers.prism.settings import (
+    DecoderConfig,
+    RetryConfig,
+    TrainingConfig,
+    create_scheduler,
+)
+from prism.solvers.prism.trainer import PRISMTrainer
 
 FAST = TrainingConfig(
     steps_per_epoch=10,
