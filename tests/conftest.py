@@ -2,14 +2,24 @@ import pytest
 import torch
 from skimage import data
 
+from prism.config import NoiseConfig, PatternConfig
 from prism.core.detector import Detector
+from prism.core.experiment import measure
 from prism.core.grid import crop_object
 from prism.core.operator import MeasurementOperator, MeasurementSet
 from prism.core.optics import Telescope
-from prism.core.sampling import make_pattern
-from prism.core.simulation import prepare_object, simulate_measurements
+from prism.core.simulation import prepare_object
 
 N, OBJ, DIAMETER, SAMPLES = 64, 32, 12, 8
+
+
+def moon_set(
+    n: int, diameter: float, *, obj_size: int = 16, r_max: float = N / 2, snr_db=None
+) -> MeasurementSet:
+    """Moon measured at ``n`` Fermat points with apertures of ``diameter`` k-pixels (seed 0)."""
+    x = prepare_object(data.moon(), obj_size=obj_size, image_size=N)
+    pattern = PatternConfig(kind="fermat", r_max=r_max)
+    return measure(x, obj_size, diameter, pattern, NoiseConfig(snr_db=snr_db), n_samples=n)
 
 
 class Problem:
@@ -24,11 +34,9 @@ class Problem:
         self.square = crop_object(self.x, OBJ)
         self.telescope = Telescope(N, sample_diameter=DIAMETER)
         self.detector = Detector(self.telescope, OBJ)
-        self.centers = make_pattern("fermat", n_samples, r_max=N / 4)
-        self.y = simulate_measurements(self.x, self.centers, detector=self.detector)
-        self.data = MeasurementSet.from_detector(
-            self.detector, self.centers, self.y, ground_truth=self.x
-        )
+        pattern = PatternConfig(kind="fermat", r_max=N / 4)
+        self.data = measure(self.x, OBJ, DIAMETER, pattern, NoiseConfig(), n_samples=n_samples)
+        self.centers, self.y = self.data.centers, self.data.intensities
         self.operator = MeasurementOperator(self.data)
 
 

@@ -11,6 +11,7 @@ LAYERS = (  # lowest first; a module imports only from its own layer or lower on
     ("prism.core", "prism.core.grid", "prism.core.optics", "prism.core.sampling"),
     ("prism.core.detector",),
     ("prism.core.simulation", "prism.core.operator"),  # the physics and its one operator
+    ("prism.core.experiment",),  # a measurement set simulated from an image and settings
     ("prism.io", "prism.provenance", "prism.targets"),  # files; provenance; generated objects
     ("prism.metrics",),  # the one ruler, on the physics
     ("prism.plotting",),  # the trainer's optional live plot (imported lazily)

@@ -20,6 +20,8 @@ from functools import cache
 import torch
 
 from prism.config import from_mapping
+from prism.core.operator import MeasurementOperator, MeasurementSet
+from prism.metrics import scorer
 
 NAME = re.compile(r"[a-z][a-z0-9_]*")
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency
@@ -122,6 +124,18 @@ class Solver:
             return replace(settings, seed=data.seed)
         return settings
 
+    def run(self, data: MeasurementSet, settings) -> Reconstruction:
+        """Reconstruct ``data`` with resolved ``settings``, as every study does.
+
+        The solver gets the data without the ground truth unless it is a framing reference;
+        when the ground truth is known, its history records carry the metrics (``score``).
+        """
+        seen = data if self.reference else data.without_ground_truth()
+        score = None
+        if data.ground_truth is not None:
+            score = scorer(data.ground_truth, obj_size=data.obj_size)
+        return self.solve(seen, MeasurementOperator(data), settings, score=score)
+
     def style(self, algorithm: str | None = None) -> tuple[str, str, str]:
         """``(colour, marker, display name)``; for a variant, chosen from its full name."""
         algorithm = algorithm or self.name
@@ -166,6 +180,37 @@ def find(algorithm: str) -> Solver:
         return solver
     allowed = [f"{s.name}-<variant>" if s.staged else s.name for s in solvers.values()]
     raise ValueError(f"unknown algorithm {algorithm!r}; registered: {', '.join(allowed)}")
+
+
+def methods() -> list[str]:
+    """The registered methods' names, for :func:`reconstruct`."""
+    return list(registry())
+
+
+def reconstruct(data: MeasurementSet, method: str, **settings) -> Reconstruction:
+    """Reconstruct a measurement set with one method and its defaults, updated by ``settings``.
+
+    Parameters
+    ----------
+    data : MeasurementSet
+        The measurements (e.g. from :func:`prism.simulate`); a ground truth, when it holds
+        one, only scores the history.
+    method : str
+        A name of :func:`methods`, e.g. 'tv' or 'prism'.
+    **settings
+        The method's settings that differ from its defaults, as a study config gives them
+        (e.g. ``reconstruct(data, "prism", training={"max_epochs": 20})``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown method (the registered ones are named) or setting.
+    """
+    solvers = registry()
+    if method not in solvers:
+        raise ValueError(f"unknown method {method!r}; registered: {', '.join(solvers)}")
+    solver = solvers[method]
+    return solver.run(data, solver.resolved(solver.build_settings(settings, method), data))
 
 
 def algorithm_pattern(*, staged: bool | None = None) -> str:

@@ -14,11 +14,9 @@ import tifffile
 import torch
 
 from prism.config import NoiseConfig, PatternConfig, PhysicsConfig
-from prism.core.detector import Detector
+from prism.core.experiment import measure
 from prism.core.operator import MeasurementSet
-from prism.core.optics import Telescope
-from prism.core.sampling import make_pattern
-from prism.core.simulation import physics_geometry, prepare_object, simulate_measurements
+from prism.core.simulation import physics_geometry, prepare_object
 from prism.io import file_sha256, load_arrays, save_arrays, save_measurements
 from prism.targets import resolution_target
 
@@ -224,36 +222,8 @@ def simulate(
     """
     prepared = load_arrays(prepared_path)
     x = torch.from_numpy(prepared["object"])
-    size, obj_size = int(prepared["image_size"]), int(prepared["obj_size"])
     sample_diameter = pattern.sample_diameter or float(prepared["sample_diameter"])
-    centers = make_pattern(
-        pattern.kind,
-        n_samples,
-        r_max=pattern.radius(size),
-        line_length=pattern.line_length,
-        angle=pattern.line_angle,
-        seed=seed,
-    )
-    points = pattern.points_per_sample
-    detector = Detector(Telescope(size, sample_diameter=sample_diameter), obj_size)
-    intensities = simulate_measurements(
-        x,
-        centers,
-        detector=detector,
-        samples_per_line_meas=points,
-        photons=noise.photons,
-        snr_db=noise.snr_db,
-        seed=seed,
-    )
-    data = MeasurementSet.from_detector(
-        detector,
-        centers,
-        intensities,
-        samples_per_line_meas=points,
-        photons=noise.photons,
-        snr_db=noise.snr_db,
-        seed=seed,
-        ground_truth=x,
-    )
+    obj_size = int(prepared["obj_size"])
+    data = measure(x, obj_size, sample_diameter, pattern, noise, n_samples=n_samples, seed=seed)
     save_measurements(data, out_path)
     return data

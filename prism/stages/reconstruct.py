@@ -14,9 +14,8 @@ import numpy as np
 import torch
 
 from prism.core.grid import crop_object
-from prism.core.operator import MeasurementOperator, MeasurementSet
+from prism.core.operator import MeasurementSet
 from prism.io import load_arrays, save_arrays
-from prism.metrics import scorer
 from prism.solvers import Reconstruction, Solver
 
 
@@ -66,18 +65,13 @@ def reconstruct(
 ) -> Reconstruction:
     """Run one solver on a measurement set with resolved settings; write its result.
 
-    The solver gets the data without the ground truth unless it is a framing reference;
-    per-iteration metrics (``score``) are computed here from the ground truth when known.
+    The solver runs as :meth:`prism.solvers.Solver.run` runs it (without the ground truth
+    unless it is a framing reference; scored per iteration when the truth is known).
     ``writer`` (``add_scalar``/``add_image``, e.g. the MLflow writer) receives every history
     record, its position in the history as the step, then the final image's object crop.
     """
-    operator = MeasurementOperator(data)
-    seen = data if solver.reference else data.without_ground_truth()
-    score = None
-    if data.ground_truth is not None:
-        score = scorer(data.ground_truth, obj_size=data.obj_size)
     began = time.perf_counter()
-    result = solver.solve(seen, operator, settings, score=score)
+    result = solver.run(data, settings)
     wall_time = time.perf_counter() - began
     if writer is not None:
         log_history(writer, result, data.obj_size)

@@ -1,13 +1,10 @@
 import pytest
 import torch
-from skimage import data
+from conftest import moon_set
 
-from prism.core.detector import Detector
 from prism.core.grid import crop_object
 from prism.core.operator import MeasurementOperator, MeasurementSet, noise_floor
-from prism.core.optics import Telescope, amplitude
-from prism.core.sampling import make_pattern
-from prism.core.simulation import prepare_object, simulate_measurements
+from prism.core.optics import amplitude
 from prism.metrics import scorer
 from prism.solvers.epie import EPIEConfig, relative_squared_error
 from prism.solvers.epie import solve as epie
@@ -17,11 +14,7 @@ N, OBJ = 64, 16
 
 
 def problem(n: int, diameter: float, *, snr_db=None) -> MeasurementSet:
-    x = prepare_object(data.moon(), obj_size=OBJ, image_size=N)
-    detector = Detector(Telescope(N, sample_diameter=diameter), OBJ)
-    centers = make_pattern("fermat", n, r_max=N / 2)
-    y = simulate_measurements(x, centers, detector=detector, snr_db=snr_db, seed=0)
-    return MeasurementSet.from_detector(detector, centers, y, snr_db=snr_db, ground_truth=x)
+    return moon_set(n, diameter, obj_size=OBJ, r_max=N / 2, snr_db=snr_db)
 
 
 def run(solver, measurements: MeasurementSet, settings):

@@ -5,12 +5,12 @@ from dataclasses import replace
 import torch
 from skimage import data
 
-from prism.core.detector import Detector
+from prism.config import NoiseConfig, PatternConfig
+from prism.core.experiment import measure
 from prism.core.grid import crop_object, pad_to_grid
 from prism.core.operator import MeasurementSet
-from prism.core.optics import Telescope, amplitude
-from prism.core.sampling import make_pattern
-from prism.core.simulation import prepare_object, simulate_measurements
+from prism.core.optics import amplitude
+from prism.core.simulation import prepare_object
 from prism.solvers.prism import build_trainer, resolve
 from prism.solvers.prism.losses import LossAggregator
 from prism.solvers.prism.settings import PrismConfig, TrainingConfig
@@ -21,10 +21,9 @@ RULE = TrainingConfig(steps_per_epoch=50, max_epochs=50, window=50, patience=2)
 
 
 def measurement_set(x: torch.Tensor, *, snr_db=None) -> MeasurementSet:
-    detector = Detector(Telescope(N, sample_diameter=DIAMETER), OBJ)
-    centers = make_pattern("fermat", SAMPLES, r_max=N / 4)
-    y = simulate_measurements(x, centers, detector=detector, snr_db=snr_db, seed=0)
-    return MeasurementSet.from_detector(detector, centers, y, snr_db=snr_db, ground_truth=x)
+    pattern = PatternConfig(kind="fermat", r_max=N / 4)
+    noise = NoiseConfig(snr_db=snr_db)
+    return measure(x, OBJ, DIAMETER, pattern, noise, n_samples=SAMPLES)
 
 
 class StepLosses:
