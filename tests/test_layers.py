@@ -24,6 +24,7 @@ LAYERS = (  # lowest first; a module imports only from its own layer or lower on
     ),
     ("prism.solvers.prism.observers", "prism.solvers.prism.trainer"),
     ("prism.solvers.*",),  # every method (PRISM's entry point among them)
+    ("prism.core.trainers",),  # the seed API's address of PRISMTrainer (nothing imports it)
     ("prism.study",),  # the study grid and its checks
     ("prism.stages", "prism.stages.*", "prism.figures", "prism.journal", "prism.restore"),
     ("prism.tracking", "prism.tracking.*"),  # MLflow

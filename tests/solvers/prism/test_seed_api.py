@@ -84,6 +84,13 @@ def test_the_seed_calls_run_positionally_and_return_what_it_documents(problem, t
     assert len(trainer.failed) == failed - recovered
 
 
+def test_the_seed_imports_the_trainer_from_where_it_documented_it():
+    from prism.core.trainers import PRISMTrainer as documented
+    from prism.core.trainers import create_scheduler as documented_scheduler
+
+    assert documented is PRISMTrainer and documented_scheduler is create_scheduler
+
+
 def test_an_unknown_scheduler_is_refused_with_the_valid_types():
     optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     with pytest.raises(ValueError, match="'plateau', 'cosine_warm_restarts'.*got 'step'"):
