@@ -12,6 +12,7 @@ import pytest
 import torch
 from conftest import moon_set
 
+import prism
 from prism.metrics import evaluate
 from prism.solvers import registry
 
@@ -31,9 +32,7 @@ def dense():
 
 
 def run(name, data):
-    solver = registry()[name]
-    settings = solver.resolved(solver.build_settings(QUICK.get(name), name), data)
-    return solver.run(data, settings)
+    return prism.reconstruct(data, name, **QUICK.get(name, {}))
 
 
 @pytest.mark.parametrize("name", SOLVERS)
@@ -47,11 +46,9 @@ def test_returns_a_finite_estimate_on_the_grid(name, dense):
 
 @pytest.mark.parametrize("name", [n for n in SOLVERS if not registry()[n].reference])
 def test_never_needs_the_ground_truth(name, dense):
-    solver = registry()[name]
-    settings = solver.resolved(solver.build_settings(QUICK.get(name), name), dense)
     blind = dense.without_ground_truth()
     assert blind.ground_truth is None
-    result = solver.run(blind, settings)  # no truth anywhere: no score, no peeking
+    result = run(name, blind)  # no truth anywhere: no score, no peeking
     assert torch.isfinite(result.image).all()
 
 
