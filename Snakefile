@@ -1,4 +1,4 @@
-# PRISM study workflow: prepare -> simulate -> PRISM init/train/retry and ePIE -> evaluate -> summarize.
+# PRISM study workflow: prepare -> simulate -> every algorithm's steps -> evaluate -> summarize.
 # Run `snakemake --cores N`; change the study in config/config.yaml (or --configfile).
 import os
 
@@ -22,8 +22,7 @@ check_study(config)  # cross-field checks: sizes fit the grid, names defined, al
 include: "workflow/rules/common.smk"
 include: "workflow/rules/tracking.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/prism.smk"
-include: "workflow/rules/solvers.smk"
+include: "workflow/rules/reconstruct.smk"
 include: "workflow/rules/evaluate.smk"
 
 

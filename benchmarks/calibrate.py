@@ -38,10 +38,11 @@ import yaml
 from common import write_csv
 
 from prism.config import NoiseConfig, PatternConfig, PhysicsConfig, from_mapping
+from prism.io import load_reconstruction
 from prism.metrics import evaluate
 from prism.solvers import find
 from prism.stages.data import prepare, simulate
-from prism.stages.reconstruct import load_reconstruction, reconstruct
+from prism.stages.reconstruct import reconstruct
 from prism.study import method_settings
 
 CALIBRATION = ("astronaut", "coins", "brick", "grass", "hubble_deep_field")

@@ -5,13 +5,15 @@ scikit-image but neither Snakemake nor MLflow (nor jsonschema), and there the ch
 should fill the CPU cores while PRISM trains on the GPU. Why it is thin: it owns no study
 logic. The grid, the path scheme and the settings of each algorithm come from
 :mod:`prism.study` (as in the Snakefile), images from ``data/raw/`` as the workflow finds
-them, and every job runs the same command line as the workflow's rule
-(``python -m prism <stage> ...`` through :func:`prism.cli.main`, untracked). The files land
+them, and every job runs the command line the workflow's rule runs, defined once in
+:mod:`prism.study` (``python -m prism <stage> ...`` through :func:`prism.cli.main`,
+untracked). The files land
 under ``--out`` where the workflow puts them, so ``python -m prism summarize`` and
 ``benchmarks/study_table.py`` read them alike.
 
-Workers are processes with one CPU thread each; ``--gpu-workers`` of them train PRISM on
-CUDA, taking the most expensive jobs first, the CPU workers the cheapest. A job whose
+Workers are processes with one CPU thread each; ``--gpu-workers`` of them run the
+accelerated solvers (PRISM) on CUDA, taking the most expensive jobs first, the CPU workers
+the cheapest. A job whose
 ``metrics.json`` exists is skipped; ``--deadline-s`` stops starting new jobs.
 
     python benchmarks/run_study.py config/ablation.yaml --out /tmp/ablation \\
@@ -36,16 +38,16 @@ pin_instruction_set()  # as `python -m prism` does, before torch loads
 
 from prism.cli import main as prism_stage  # noqa: E402
 from prism.config import PatternConfig, from_mapping  # noqa: E402
-from prism.solvers import find  # noqa: E402
 from prism.stages.data import image_file  # noqa: E402
 from prism.study import (  # noqa: E402
     MEASUREMENTS,
     METRICS,
     PREPARED,
-    RUN_DIR,
     check_study,
+    job_commands,
     jobs,
-    resolved_settings,
+    prepare_command,
+    simulate_command,
 )
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
@@ -71,54 +73,15 @@ def load_study(path: Path, overrides: list[str]) -> dict:
     return config
 
 
-def _json(value) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
-
-
 def data_commands(config: dict, job: dict, root: Path) -> list[list[str]]:
     """The prepare and simulate commands of a job's data, for the files not there yet."""
     commands = []
-    prepared = root / PREPARED.format(**job)
-    if not prepared.exists():
+    if not (root / PREPARED.format(**job)).exists():
         found = image_file(job["object"])
-        source = str(found) if found else job["object"]
-        physics = _json(resolved_settings(config, "physics"))
-        commands.append(["prepare", "--source", source, "--out", str(prepared)])
-        commands[-1] += ["--physics", physics]
-    measurements = root / MEASUREMENTS.format(**job)
-    if not measurements.exists():
-        pattern = _json(resolved_settings(config, "pattern", job["pattern"]))
-        noise = _json(resolved_settings(config, "noise", job["noise"]))
-        commands.append(["simulate", "--prepared", str(prepared), "--out", str(measurements)])
-        commands[-1] += ["--pattern", pattern, "--noise", noise]
-        commands[-1] += ["--n-samples", str(job["n_samples"]), "--seed", str(job["seed"])]
+        commands.append(prepare_command(config, job, str(found) if found else job["object"], root))
+    if not (root / MEASUREMENTS.format(**job)).exists():
+        commands.append(simulate_command(config, job, root))
     return commands
-
-
-def job_commands(config: dict, job: dict, root: Path, device: str) -> list[list[str]]:
-    """The commands of one reconstruction and its evaluation, as the workflow's rules run them."""
-    measurements = str(root / MEASUREMENTS.format(**job))
-    folder = root / RUN_DIR.format(**job)
-    algorithm = job["algorithm"]
-    common = ["--algorithm", algorithm, "--measurements", measurements]
-    common += ["--settings", _json(resolved_settings(config, "algorithm", algorithm))]
-    reconstruction = str(folder / "reconstruction.npz")
-    if find(algorithm).staged:
-        init, train = str(folder / "init.pt"), str(folder / "train.pt")
-        commands = [
-            ["prism-init", *common, "--out", init, "--device", device],
-            ["prism-train", *common, "--checkpoint", init, "--out", train, "--device", device],
-            ["prism-retry", *common, "--checkpoint", train, "--out", reconstruction],
-        ]
-        commands[1] += ["--progress-dir", str(folder / "progress")]
-        commands[2] += ["--device", device]
-    else:
-        commands = [["reconstruct", *common, "--out", reconstruction]]
-    identity = _json({key: str(value) for key, value in job.items()})
-    metrics = str(root / METRICS.format(**job))
-    evaluate = ["evaluate", "--measurements", measurements, "--reconstruction", reconstruction]
-    evaluate += ["--out-json", metrics, "--out-png", str(folder / "reconstruction.png")]
-    return [*commands, [*evaluate, "--wildcards", identity]]
 
 
 def cost(config: dict, job: dict) -> tuple:

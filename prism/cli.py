@@ -49,14 +49,11 @@ def _parser() -> argparse.ArgumentParser:
         simulate.add_argument(option, required=True, type=json.loads)
     simulate.add_argument("--n-samples", type=int, required=True)
     simulate.add_argument("--seed", type=int, required=True)
-    for name in ("prism-init", "prism-train", "prism-retry"):
-        sub = stage(name, f"PRISM {name[6:]}", "--measurements", "--out", "--settings")
-        sub.add_argument("--algorithm", required=True, help="prism-<variant>")
-        sub.add_argument("--checkpoint", help="input checkpoint (train, retry)")
-        sub.add_argument("--progress-dir", help="per-sample checkpoints (train)")
-        sub.add_argument("--device", default="cpu", help="where the decoder trains (e.g. cuda)")
-    solve = stage("reconstruct", "any unstaged solver", "--measurements", "--out", "--settings")
-    solve.add_argument("--algorithm", required=True, help="a registered solver (see `methods`)")
+    solve = stage("reconstruct", "one step of a solver", "--measurements", "--out", "--settings")
+    solve.add_argument("--algorithm", required=True, help="<solver>[-<variant>] (see `methods`)")
+    solve.add_argument("--step", help="the solver's step (default: its only one)")
+    solve.add_argument("--checkpoint", type=Path, help="the previous step's file")
+    solve.add_argument("--device", default="cpu", help="torch device of an accelerated solver")
     stages.add_parser("methods", help="list the registered solvers")
     restore = stages.add_parser("restore", help="dvc pull a checked-out study; is it current?")
     restore.add_argument("--remote", help="DVC remote (default: the configured default)")
@@ -76,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         "--out-curves",
     )
     summarize.add_argument("--metrics", nargs="+", required=True)
+    summarize.add_argument("--baseline", default="best", help="best, or an algorithm")
     study = stage("study-start", "create the MLflow study run", "--record", "--experiment")
     study.add_argument("--uri", help="tracking URI (default: env, then mlflow.db here)")
     study.add_argument("--config", type=json.loads, default={})
@@ -123,17 +121,10 @@ def _run_stage(args: argparse.Namespace, settings: dict, measurements, writer) -
     elif args.stage == "summarize":
         from prism.stages import report
 
-        report.summarize(args.metrics, args.out_dir)
+        report.summarize(args.metrics, args.out_dir, args.baseline)
         report.write_tracked_scores(args.metrics, args.out_metrics, args.out_curves)
-    elif args.stage.startswith("prism-"):
-        _run_prism(args, settings["prism"], measurements, writer)
     elif args.stage == "reconstruct":
-        from prism.stages.reconstruct import reconstruct
-
-        solver = find(args.algorithm)
-        progress = _scoped(writer, "history")
-        reconstruct(solver, measurements, settings[solver.name], args.out, writer=progress)
-        progress.flush()
+        _reconstruct(args, settings, measurements, writer)
     elif args.stage == "evaluate":
         record = evaluate.score(
             args.measurements, args.reconstruction, args.out_json, args.out_png, key=args.wildcards
@@ -145,25 +136,36 @@ def _run_stage(args: argparse.Namespace, settings: dict, measurements, writer) -
             writer.add_image("coverage", evaluate.coverage(measurements)[None].float(), 0)
 
 
-def _run_prism(args: argparse.Namespace, config, measurements, writer) -> None:
-    from prism.solvers.prism import build_trainer
-    from prism.stages import prism
+def _reconstruct(args: argparse.Namespace, settings: dict, measurements, writer) -> None:
+    """Run one step of the algorithm's solver; log the file it wrote as an artifact."""
+    from prism.solvers import StepContext
+    from prism.stages.reconstruct import run_step
 
-    log_dir = args.progress_dir if args.stage == "prism-train" else None
-    progress, fit = _scoped(writer, "sample"), _scoped(writer, "fit", closing_tag="eta_s")
-    trainer = build_trainer(
-        measurements, config, log_dir=log_dir, writer=progress, progress=fit, device=args.device
+    solver = find(args.algorithm)
+    context = StepContext(
+        out=Path(args.out),
+        checkpoint=args.checkpoint,
+        device=args.device,
+        scoped=lambda prefix, closing_tag=None: _scoped(writer, prefix, closing_tag),
     )
-    if args.stage == "prism-init":
-        prism.prism_initialize(measurements, args.out, trainer)
-    elif args.stage == "prism-train":
-        prism.prism_train(measurements, args.checkpoint, args.out, trainer)
-    else:
-        prism.prism_retry(measurements, args.checkpoint, args.out, trainer, config)
-    progress.flush()
-    fit.flush()
-    if writer is not None and args.stage != "prism-init":
-        writer.log_artifact(args.out, "checkpoints" if args.stage == "prism-train" else None)
+    run_step(solver, args.step, measurements, settings[solver.name], context)
+    if writer is not None:
+        last = args.step == solver.steps[-1]
+        writer.log_artifact(args.out, None if last else "checkpoints")
+
+
+def _checked_step(solver, step: str | None, device: str) -> str:
+    """The step to run (a solver's only one when not given); exits naming what is allowed."""
+    from prism.stages.reconstruct import check_step
+
+    if step is None and len(solver.steps) > 1:
+        sys.exit(f"error: {solver.name} runs in steps; give --step, one of {solver.steps}")
+    step = step or solver.steps[0]
+    try:
+        check_step(solver, step, device)
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    return step
 
 
 class ProgressPrinter:
@@ -267,7 +269,9 @@ def _terminate(signum, frame) -> None:
 
 def _list_methods() -> None:
     for solver in registry().values():
-        name = f"{solver.name}-<variant>" if solver.staged else solver.name
+        name = (
+            solver.name if len(solver.steps) == 1 else f"{solver.name} ({', '.join(solver.steps)})"
+        )
         kind = "framing reference" if solver.reference else "solver"
         settings = solver.settings.__name__ if solver.settings else "no settings"
         print(f"{name:24} {solver.style()[2]} ({kind}; {settings})")
@@ -290,8 +294,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = _settings(args)
     path = getattr(args, "measurements", None)
     measurements = load_measurements(path) if path else None
-    if hasattr(args, "algorithm"):
+    stage = args.stage
+    if stage == "reconstruct":
         solver = find(args.algorithm)
+        stage = args.step = _checked_step(solver, args.step, args.device)
         settings[solver.name] = solver.resolved(settings[solver.name], measurements)
     context = nullcontext(None)
     if args.track is not None:
@@ -303,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
         context = journaled_run(
             args.track,
             wildcards=args.wildcards,
-            stage=args.stage,
+            stage=stage,
             params=params,
             data_hash=file_sha256(path) if path else None,
             code=stage_code(args.stage, getattr(args, "algorithm", None)),

@@ -22,11 +22,6 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from prism.io import atomic_write  # noqa: E402
 from prism.solvers import find, name_style, registry  # noqa: E402
 
-PRISM_VARIANT_STYLES = {  # the default study's PRISM variants keep these in every figure
-    "prism-all_at_once": ("#CC79A7", "P", "PRISM (all at once)"),
-    "prism-replay": ("#0072B2", "o", "PRISM (replay)"),
-    "prism-union": ("#56B4E9", "s", "PRISM (union)"),
-}
 PAPER_WIDTH_IN = 7.0  # a two-column figure
 _SAVE = {"dpi": 200, "format": "png", "metadata": {"Software": None}}
 
@@ -34,13 +29,11 @@ _SAVE = {"dpi": 200, "format": "png", "metadata": {"Software": None}}
 def style(algorithm: str) -> tuple[str, str, str]:
     """``(colour, marker, display name)`` of an algorithm, the same in every figure.
 
-    A registered solver's own style (:meth:`prism.solvers.Solver.style`; a variant of a
-    staged solver and a solver without colours get a palette colour and marker chosen from
-    the name); the default study's PRISM variants keep fixed ones. A name no solver claims
-    is still drawn, styled from its name.
+    A registered solver's own style (:meth:`prism.solvers.Solver.style`: a variant keeps
+    the fixed style its solver gives it, or gets a palette colour and marker chosen from
+    its name, as a solver without colours does). A name no solver claims is still drawn,
+    styled from its name.
     """
-    if algorithm in PRISM_VARIANT_STYLES:
-        return PRISM_VARIANT_STYLES[algorithm]
     try:
         return find(algorithm).style(algorithm)
     except ValueError:
@@ -55,9 +48,9 @@ def label(algorithm: str) -> str:
 def ordered(algorithms) -> list[str]:
     """Algorithms in display order, none dropped.
 
-    Staged solvers' variants first (the named PRISM variants first, then by name), then the
-    other registered solvers in registry order, then any unregistered name, then the framing
-    references.
+    Methods that are neither classical nor framing references first (PRISM), then the
+    classical ones, each solver in registry order with its variants of fixed style first,
+    then any unregistered name, then the framing references.
     """
     solvers = list(registry().values())
 
@@ -66,8 +59,8 @@ def ordered(algorithms) -> list[str]:
             solver = find(algorithm)
         except ValueError:
             return (2, 0, algorithm)
-        group = 0 if solver.staged else 3 if solver.reference else 1
-        named = list(PRISM_VARIANT_STYLES)
+        group = 3 if solver.reference else 1 if solver.classical else 0
+        named = [f"{solver.name}-{variant}" for variant in solver.variant_styles]
         rank = named.index(algorithm) if algorithm in named else len(named)
         return (group, solvers.index(solver), rank, algorithm)
 
@@ -245,39 +238,33 @@ def plot_learning_curves(curves: list[tuple[str, str, dict]], out_png) -> None:
     _save(figure, out_png)
 
 
-GAINS = {  # methods-table gain column -> what its differences are taken against
-    "versus_best": "the strongest classical method's",
-    "versus_epie": "ePIE's",
-}
-
-
-def plot_gains(table: pd.DataFrame, out_png, *, gain: str) -> None:
-    """Each method's mean SSIM difference to a reference, per case, as an annotated heat map.
+def plot_gains(table: pd.DataFrame, out_png, *, baseline: str) -> None:
+    """Each method's mean SSIM difference to the baseline, per case, as an annotated heat map.
 
     Parameters
     ----------
     table : pandas.DataFrame
         :func:`prism.stages.report.methods_table`'s rows: ``case``, ``algorithm``,
-        ``best_classical`` and ``<gain>_mean`` (the paired SSIM difference to the reference,
-        averaged over objects and seeds).
+        ``best_classical`` and ``versus_<baseline>_mean`` (the paired SSIM difference to the
+        baseline, averaged over objects and seeds).
     out_png : path-like
-        Where the figure goes. Purple: better than the reference; orange: worse.
-    gain : str
-        A key of :data:`GAINS`: ``versus_best`` (against each case's strongest classical
-        method, named under the case) or ``versus_epie``.
+        Where the figure goes. Purple: better than the baseline; orange: worse.
+    baseline : str
+        ``best`` (each case's strongest classical method, named under the case) or an
+        algorithm.
     """
-    if gain not in GAINS:
-        raise ValueError(f"`gain` must be one of {', '.join(GAINS)}, got {gain!r}")
+    gain = f"versus_{baseline}"
+    reference = "the strongest classical method's" if baseline == "best" else f"{label(baseline)}'s"
     shown = table[table[f"{gain}_mean"].notna()]
     if shown.empty:
         figure = plt.figure(figsize=(PAPER_WIDTH_IN, 1.0))
-        figure.text(0.5, 0.5, f"no reconstruction to compare with {GAINS[gain]}", ha="center")
+        figure.text(0.5, 0.5, f"no reconstruction to compare with {reference}", ha="center")
         _save(figure, out_png)
         return
     grid = shown.pivot(index="algorithm", columns="case", values=f"{gain}_mean")
     grid = grid.loc[ordered(grid.index), list(dict.fromkeys(shown["case"]))]  # the table's order
     columns = list(grid.columns)
-    if gain == "versus_best":
+    if baseline == "best":
         best = shown.groupby("case")["best_classical"].first()
         columns = [f"{case}\nvs {label(best[case])}" for case in columns]
     height = 0.28 * len(grid) + 2.2
@@ -290,7 +277,7 @@ def plot_gains(table: pd.DataFrame, out_png, *, gain: str) -> None:
     axis.set_xticks(range(grid.shape[1]), columns, rotation=30, ha="right", fontsize=6)
     axis.set_yticks(range(grid.shape[0]), [label(name) for name in grid.index], fontsize=7)
     colourbar = figure.colorbar(image, ax=axis, shrink=0.8)
-    colourbar.set_label(f"SSIM minus\n{GAINS[gain]}", fontsize=7)
+    colourbar.set_label(f"SSIM minus\n{reference}", fontsize=7)
     colourbar.ax.tick_params(labelsize=6)
     _save(figure, out_png)
 

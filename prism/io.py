@@ -1,4 +1,4 @@
-"""Files: atomic writes, measurement sets and safe checkpoint loading."""
+"""Files: atomic writes, measurement sets, reconstructions and safe checkpoint loading."""
 
 from __future__ import annotations
 
@@ -159,3 +159,44 @@ def file_sha256(path: str | os.PathLike) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def save_reconstruction(path: str | os.PathLike, result, *, wall_time_s: float) -> Path:
+    """Write a solver's result (a :class:`prism.solvers.Reconstruction`) and its wall time.
+
+    The file holds the image ``[N, N]``, how the solver stopped, its history and its time.
+
+    The history (per-iteration records, the same keys in each) is stored key by key as
+    ``history_<key>`` arrays (the learning curves of the report).
+    """
+    image = result.image.detach().reshape(result.image.shape[-2:]).cpu().numpy()
+    arrays = {
+        "reconstruction": image,
+        "wall_time_s": np.array(wall_time_s),
+        "failed_samples": np.array(result.failed_samples),
+        "stop_reason": np.array(result.stop_reason),
+        "steps": np.array(result.steps),
+    }
+    history = result.history
+    for key in history[0] if history else ():
+        arrays[f"history_{key}"] = np.array([record[key] for record in history])
+    return save_arrays(arrays, path)
+
+
+def load_reconstruction(path: str | os.PathLike) -> dict:
+    """Read a file written by :func:`save_reconstruction`.
+
+    Returns ``reconstruction`` (tensor), ``wall_time_s``, ``failed_samples``,
+    ``stop_reason``, ``steps`` and ``history`` (column name -> array; empty when none was
+    stored).
+    """
+    arrays = load_arrays(path)
+    prefix = "history_"
+    return {
+        "reconstruction": torch.from_numpy(arrays["reconstruction"]),
+        "wall_time_s": float(arrays["wall_time_s"]),
+        "failed_samples": int(arrays["failed_samples"]),
+        "stop_reason": str(arrays["stop_reason"]),
+        "steps": int(arrays["steps"]),
+        "history": {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)},
+    }

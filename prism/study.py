@@ -2,16 +2,20 @@
 
 A study config names objects, patterns, aperture counts, noise models, seeds and algorithms;
 every combination is one reconstruction. Algorithms are registered solvers
-(:mod:`prism.solvers`): a solver's name, whose settings are ``methods.<name>``, or PRISM's
-``prism-<variant>``, whose settings are the ``prism`` section updated by
-``prism_variants.<variant>``.
+(:mod:`prism.solvers`): a solver's name, whose settings are ``methods.<name>``, or
+``<name>-<variant>``, whose settings are those updated by ``variants.<name>.<variant>``.
+The commands of every job (:func:`prepare_command`, :func:`simulate_command`,
+:func:`job_commands`) are defined here once; the workflow's rules and
+``benchmarks/run_study.py`` both run them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from functools import cache
+from pathlib import Path
 
 from prism.config import NoiseConfig, PatternConfig, PhysicsConfig, from_mapping
 from prism.core.simulation import physics_geometry
@@ -45,9 +49,9 @@ def jobs(config: dict) -> list[dict]:
 def method_settings(config: dict, algorithm: str) -> dict:
     """The settings mapping of one algorithm of a study (what its solver's dataclass takes).
 
-    ``prism-<variant>``: the ``prism`` section, each of its sections updated by the
-    variant's entry in ``prism_variants``. Any other solver: ``methods.<name>`` (empty when
-    the study leaves it out).
+    A solver's name: ``methods.<name>`` (empty when the study leaves it out). A variant
+    ``<name>-<variant>``: those settings updated by ``variants.<name>.<variant>``, a section
+    (a mapping, e.g. PRISM's ``training``) updated key by key.
 
     Raises
     ------
@@ -55,18 +59,22 @@ def method_settings(config: dict, algorithm: str) -> dict:
         When the algorithm is not registered or the study defines no such variant.
     """
     solver = find(algorithm)
-    if not solver.staged:
-        return dict((config.get("methods") or {}).get(algorithm) or {})
+    base = dict((config.get("methods") or {}).get(solver.name) or {})
+    if algorithm == solver.name:
+        return base
     name = algorithm.removeprefix(f"{solver.name}-")
-    variants = config.get(f"{solver.name}_variants") or {}
+    variants = (config.get("variants") or {}).get(solver.name) or {}
     if name not in variants:
         raise ValueError(
-            f"PRISM variant {name!r} is not defined in {solver.name}_variants "
+            f"variant {name!r} of {solver.name} is not defined in variants.{solver.name} "
             f"(defined: {sorted(variants)})"
         )
-    base, override = config.get(solver.name) or {}, variants[name] or {}
-    sections = sorted(set(base) | set(override))
-    return {key: (base.get(key) or {}) | (override.get(key) or {}) for key in sections}
+    merged = dict(base)
+    for key, value in (variants[name] or {}).items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            value = base[key] | value
+        merged[key] = value
+    return merged
 
 
 def algorithm_settings(config: dict, algorithm: str):
@@ -97,26 +105,91 @@ def resolved_settings(config: dict, section: str, name: str | None = None) -> di
     return dataclasses.asdict(settings) if settings is not None else {}
 
 
+# The keys that name each stage's job (its MLflow run and, for evaluate, its metrics key).
+DATA_KEYS = ("object", "pattern", "n_samples", "noise", "seed")
+
+
+def as_json(value) -> str:
+    """Compact JSON with sorted keys: how settings and identities travel on a command line."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def identity(job: dict, keys: tuple[str, ...] = KEYS) -> str:
+    """A job's identity as JSON (the values as strings, as the workflow's wildcards give them)."""
+    return as_json({key: str(job[key]) for key in keys})
+
+
+def prepare_command(config: dict, job: dict, source: str, root: Path = Path()) -> list[str]:
+    """``python -m prism`` arguments that prepare the job's object from ``source``.
+
+    ``source`` is the object's image file, or the name of a built-in image.
+    """
+    command = ["prepare", "--source", source, "--out", str(root / PREPARED.format(**job))]
+    command += ["--physics", as_json(resolved_settings(config, "physics"))]
+    return [*command, "--wildcards", identity(job, ("object",))]
+
+
+def simulate_command(config: dict, job: dict, root: Path = Path()) -> list[str]:
+    """``python -m prism`` arguments that simulate the job's measurement set once."""
+    prepared, measurements = root / PREPARED.format(**job), root / MEASUREMENTS.format(**job)
+    command = ["simulate", "--prepared", str(prepared), "--out", str(measurements)]
+    command += ["--pattern", as_json(resolved_settings(config, "pattern", job["pattern"]))]
+    command += ["--noise", as_json(resolved_settings(config, "noise", job["noise"]))]
+    command += ["--n-samples", str(job["n_samples"]), "--seed", str(job["seed"])]
+    return [*command, "--wildcards", identity(job, DATA_KEYS)]
+
+
+def step_files(job: dict, root: Path = Path()) -> list[Path]:
+    """The file each step of the job's solver writes: ``<step>.pt``, the last the reconstruction."""
+    folder = root / RUN_DIR.format(**job)
+    steps = find(job["algorithm"]).steps
+    return [folder / f"{step}.pt" for step in steps[:-1]] + [folder / "reconstruction.npz"]
+
+
+def job_commands(config: dict, job: dict, root: Path = Path(), device: str = "cpu") -> list:
+    """``python -m prism`` arguments of one reconstruction: each step, then its evaluation.
+
+    ``device`` is where an accelerated solver computes (the others run on the CPU).
+    """
+    solver = find(job["algorithm"])
+    measurements = str(root / MEASUREMENTS.format(**job))
+    common = ["--algorithm", job["algorithm"], "--measurements", measurements]
+    common += ["--settings", as_json(resolved_settings(config, "algorithm", job["algorithm"]))]
+    if device != "cpu" and solver.accelerated:
+        common += ["--device", device]
+    files = step_files(job, root)
+    commands = []
+    for index, step in enumerate(solver.steps):
+        command = ["reconstruct", *common, "--out", str(files[index])]
+        if len(solver.steps) > 1:
+            command[1:1] = ["--step", step]
+        if index:
+            command += ["--checkpoint", str(files[index - 1])]
+        commands.append(command)
+    folder = root / RUN_DIR.format(**job)
+    evaluate = ["evaluate", "--measurements", measurements, "--reconstruction", str(files[-1])]
+    evaluate += ["--out-json", str(folder / "metrics.json")]
+    evaluate += ["--out-png", str(folder / "reconstruction.png")]
+    return [[*command, "--wildcards", identity(job)] for command in [*commands, evaluate]]
+
+
 # The modules each stage of `python -m prism` runs from (its code identity follows their
 # imports); every stage also runs the command line, which is hashed but not followed.
 STAGE_MODULES = {
     "prepare": ("prism.stages.data",),
     "simulate": ("prism.stages.data",),
     "reconstruct": ("prism.stages.reconstruct",),
-    "prism-init": ("prism.stages.prism",),
-    "prism-train": ("prism.stages.prism",),
-    "prism-retry": ("prism.stages.prism",),
     "evaluate": ("prism.stages.evaluate",),
     "summarize": ("prism.stages.report",),
 }
 COMMAND_LINE = ("prism.__main__", "prism.cli")
 
 
-@cache
-def stage_code(stage: str, algorithm: str | None = None) -> str:
-    """The identity of the code a stage runs (:mod:`prism.provenance`).
+def stage_modules(stage: str, algorithm: str | None = None) -> list[str]:
+    """The modules a stage runs from, whose imports its code identity follows.
 
-    A reconstruction stage adds its algorithm's solver module; ``summarize`` adds every
+    ``reconstruct`` (every step of every solver) adds its algorithm's solver modules (its
+    ``solve`` and, for a solver of several steps, its ``run_step``); ``summarize`` adds every
     registered solver's (it reads their names, styles and kinds).
 
     Raises
@@ -127,11 +200,20 @@ def stage_code(stage: str, algorithm: str | None = None) -> str:
     if stage not in STAGE_MODULES:
         raise ValueError(f"unknown stage {stage!r}; stages: {', '.join(STAGE_MODULES)}")
     entries = {*STAGE_MODULES[stage], "prism.cpu"}
-    if algorithm is not None:
-        entries.add(find(algorithm).solve.__module__)
+    solvers = [find(algorithm)] if algorithm is not None else []
     if stage == "summarize":
-        entries |= {solver.solve.__module__ for solver in registry().values()}
-    return code_identity(sorted(entries), leaves=COMMAND_LINE)
+        solvers = list(registry().values())
+    for solver in solvers:
+        entries.add(solver.solve.__module__)
+        if solver.run_step is not None:
+            entries.add(solver.run_step.__module__)
+    return sorted(entries)
+
+
+@cache
+def stage_code(stage: str, algorithm: str | None = None) -> str:
+    """The identity of the code a stage runs (:mod:`prism.provenance`, :func:`stage_modules`)."""
+    return code_identity(stage_modules(stage, algorithm), leaves=COMMAND_LINE)
 
 
 def check_study(config: dict) -> None:
@@ -140,8 +222,9 @@ def check_study(config: dict) -> None:
     Builds every typed config (so out-of-range values fail with their messages), derives the
     geometry (aperture and object must fit the grid), checks that every noise and pattern
     name of the study is defined in ``noise_models`` and ``pattern_models``, that every
-    algorithm is a registered solver (or a defined PRISM variant) and that ``methods`` holds
-    only registered solvers, and builds the settings of every algorithm.
+    algorithm is a registered solver or a defined variant of one and that ``methods`` and
+    ``variants`` name only registered solvers, and builds the settings of every algorithm
+    and variant.
 
     Raises
     ------
@@ -162,6 +245,12 @@ def check_study(config: dict) -> None:
     _check_methods(config)
     for algorithm in config.get("algorithms", []):
         algorithm_settings(config, algorithm)
+    baseline = config.get("baseline", "best")
+    if baseline != "best" and baseline not in config.get("algorithms", []):
+        raise ValueError(
+            f"`baseline` must be best (each case's strongest classical method) or an "
+            f"algorithm of the study ({', '.join(config.get('algorithms', []))}), got {baseline!r}"
+        )
     geometry = physics_geometry(physics)
     for name in config.get("patterns", []):
         _check_pattern(name, config["pattern_models"][name], physics.image_size, geometry)
@@ -186,15 +275,17 @@ def _check_pattern(name: str, model: dict, image_size: int, geometry) -> None:
 
 
 def _check_methods(config: dict) -> None:
-    """``methods`` names only registered unstaged solvers, each with valid settings."""
-    solvers = {name: s for name, s in registry().items() if not s.staged}
-    for name, mapping in (config.get("methods") or {}).items():
-        if name not in solvers:
-            raise ValueError(
-                f"`methods` has settings for {name!r}, which is not a registered solver "
-                f"(registered: {', '.join(solvers)})"
-            )
-        solvers[name].build_settings(mapping, f"methods.{name}")
-    for name, solver in registry().items():
-        if solver.staged:
-            solver.build_settings(config.get(name), name)
+    """``methods`` and ``variants`` name only registered solvers, each with valid settings."""
+    solvers = registry()
+    for key in ("methods", "variants"):
+        for name in config.get(key) or {}:
+            if name not in solvers:
+                raise ValueError(
+                    f"`{key}` names {name!r}, which is not a registered solver "
+                    f"(registered: {', '.join(solvers)})"
+                )
+    for name, solver in solvers.items():
+        solver.build_settings(method_settings(config, name), f"methods.{name}")
+        for variant in (config.get("variants") or {}).get(name) or {}:
+            algorithm = f"{name}-{variant}"
+            solver.build_settings(method_settings(config, algorithm), f"variants.{name}.{variant}")

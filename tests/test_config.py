@@ -2,7 +2,7 @@ import pytest
 
 from prism.config import PatternConfig, from_mapping
 from prism.solvers.prism.settings import DecoderConfig, PrismConfig, TrainingConfig
-from prism.study import check_study, method_settings
+from prism.study import algorithm_settings, check_study, method_settings
 
 
 def test_defaults_and_budget():
@@ -83,11 +83,13 @@ def test_study_patterns_must_be_defined():
 
 def test_a_variant_updates_each_section_of_the_prism_settings():
     study = {
-        "prism": {
-            "decoder": {"channels": 32},
-            "training": {"tolerance": 0.05, "steps_per_epoch": 7},
+        "methods": {
+            "prism": {
+                "decoder": {"channels": 32},
+                "training": {"tolerance": 0.05, "steps_per_epoch": 7},
+            }
         },
-        "prism_variants": {"wide": {"decoder": {"channels": 128}, "optimizer": {"lr": 0.1}}},
+        "variants": {"prism": {"wide": {"decoder": {"channels": 128}, "optimizer": {"lr": 0.1}}}},
     }
     mapping = method_settings(study, "prism-wide")
     assert mapping == {
@@ -97,5 +99,13 @@ def test_a_variant_updates_each_section_of_the_prism_settings():
     }
     config = from_mapping(PrismConfig, mapping, "prism")
     assert config.decoder.channels == 128 and config.training.steps_per_epoch == 7
-    with pytest.raises(ValueError, match=r"variant 'narrow' is not defined .*\['wide'\]"):
+    with pytest.raises(ValueError, match=r"variant 'narrow' of prism is not defined .*\['wide'\]"):
         method_settings(study, "prism-narrow")
+
+
+def test_a_variant_of_any_solver_updates_its_settings():
+    study = {"methods": {"tv": {"weight": 0.01}}, "variants": {"tv": {"fast": {"ladder": 5}}}}
+    assert method_settings(study, "tv-fast") == {"weight": 0.01, "ladder": 5}
+    assert method_settings(study, "tv") == {"weight": 0.01}
+    settings = algorithm_settings(study, "tv-fast")
+    assert (settings.ladder, settings.weight) == (5, 0.01)

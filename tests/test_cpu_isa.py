@@ -28,7 +28,8 @@ def run_stages(measurements, folder, env):
     folder.mkdir()
     stage = [sys.executable, "-m", "prism"]
     common = ["--measurements", str(measurements)]
-    init = [*stage, "prism-init", "--algorithm", "prism-a", *common, "--out", str(folder / "i.pt")]
+    init = [*stage, "reconstruct", "--step", "init", "--algorithm", "prism", *common]
+    init += ["--out", str(folder / "i.pt")]
     subprocess.run([*init, "--settings", json.dumps(PRISM)], check=True, env=env)
     tv = [*stage, "reconstruct", "--algorithm", "tv", *common, "--out", str(folder / "tv.npz")]
     subprocess.run([*tv, "--settings", '{"max_steps": 200}'], check=True, env=env)

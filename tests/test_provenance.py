@@ -9,7 +9,13 @@ import yaml
 
 from prism.provenance import PACKAGE, code_closure, code_identity, git_state, source_digest
 from prism.solvers import find
-from prism.study import COMMAND_LINE, algorithm_settings, resolved_settings, stage_code
+from prism.study import (
+    COMMAND_LINE,
+    algorithm_settings,
+    resolved_settings,
+    stage_code,
+    stage_modules,
+)
 
 REPO = PACKAGE.parent
 SOURCE = '''"""A module."""
@@ -55,7 +61,8 @@ def test_a_reconstruction_runs_its_solver_and_what_it_imports_but_no_other_solve
     assert not {"prism.solvers.tv", "prism.solvers.prism", "prism.journal"} & set(closure)
     assert not any(name.startswith("prism.tracking") for name in closure)
     assert stage_code("reconstruct", "mpie") != stage_code("reconstruct", "tv")
-    assert stage_code("prism-init", "prism-all_at_once") == stage_code("prism-train", "prism-x")
+    assert stage_code("reconstruct", "prism-all_at_once") == stage_code("reconstruct", "prism")
+    assert "prism.solvers.prism.steps" in stage_modules("reconstruct", "prism-all_at_once")
     with pytest.raises(ValueError, match="unknown stage 'fit'"):
         stage_code("fit")
 

@@ -51,14 +51,14 @@ def test_settings_defaults_live_only_in_the_package():
     for name, section, _ in SECTIONS:
         for key, rule in section["properties"].items():
             assert "default" not in rule, f"{name}.{key} restates a default of the package"
-    assert SCHEMA["properties"]["prism"]["default"] == {}
     assert SCHEMA["properties"]["methods"]["default"] == {}
+    assert SCHEMA["properties"]["variants"]["default"] == {"prism": {"all_at_once": {}}}
 
 
 def test_the_default_study_restates_no_setting_default():
     study = yaml.safe_load((Path(__file__).resolve().parents[1] / "config/config.yaml").read_text())
     defaults = dataclasses.asdict(PrismConfig())
-    for section, settings in (study.get("prism") or {}).items():
+    for section, settings in (study.get("methods", {}).get("prism") or {}).items():
         for key, value in settings.items():
             assert value != defaults[section][key], f"prism.{section}.{key} restates its default"
     physics = dataclasses.asdict(PhysicsConfig())

@@ -45,19 +45,30 @@ BAD_CONFIGS = [
         "`photons` must be a finite number > 0 (photons per measurement), got inf",
     ),
     (
-        {"prism": {"optimizer": {"scheduler": "plateau", "scheduler_options": {"patients": 2}}}},
-        "unknown key(s) 'patients' in `scheduler_options` of scheduler 'plateau'; allowed: mode",
+        {
+            "methods": {
+                "prism": {"optimizer": {"scheduler": "plateau", "scheduler_options": {"x": 2}}}
+            }
+        },
+        "unknown key(s) 'x' in `scheduler_options` of scheduler 'plateau'; allowed: mode",
     ),
     (
         {"pattern_models": {"fermat": {"kind": "fermat", "r_max": 100}}},
         "pattern 'fermat': `r_max` must be < 20 k-space pixels",
     ),
-    ({"methods": {"hio": {}}}, "`methods` has settings for 'hio', which is not a registered"),
+    ({"methods": {"hio": {}}}, "`methods` names 'hio', which is not a registered solver"),
+    ({"variants": {"hio": {"a": {}}}}, "`variants` names 'hio', which is not a registered solver"),
+    ({"variants": {"tv": {"fast": {"rungs": 5}}}}, "unknown key(s) 'rungs' in `variants.tv.fast`"),
+    ({"variants": {"tv": {"fast": {"ladder": -1}}}}, "`ladder` must be"),
     ({"methods": {"epie": {"max_epochs": 0}}}, "`max_epochs` must be an integer > 0, got 0"),
     ({"methods": {"epie": {"speed": 1}}}, "unknown key(s) 'speed' in `methods.epie`"),
-    ({"algorithms": ["prism-fancy"]}, "PRISM variant 'fancy' is not defined in prism_variants"),
+    ({"algorithms": ["prism-fancy"]}, "variant 'fancy' of prism is not defined in variants.prism"),
     (
-        {"prism_variants": {"replay": {"training": {"schedule": "sometimes"}}}},
+        {"algorithms": ["tv-fast"]},
+        "variant 'fast' of tv is not defined in variants.tv (defined: [])",
+    ),
+    (
+        {"variants": {"prism": {"replay": {"training": {"schedule": "sometimes"}}}}},
         "'sometimes' is not one of ['progressive', 'all_at_once']",
     ),
     (
@@ -68,7 +79,10 @@ BAD_CONFIGS = [
     ({"physics": {"sample_diameter": 99}}, "`sample_diameter` must be in (0, 32]"),
     ({"physics": {"obj_size": 40}}, "`obj_size` must be an integer in [1, 32], got 40"),
     ({"noise": ["loud"]}, "noise 'loud' is not defined in noise_models"),
-    ({"prism": {"training": {"loss_type": "huber"}}}, "'huber' is not one of ['l1', 'l2', 'ssim']"),
+    (
+        {"methods": {"prism": {"training": {"loss_type": "huber"}}}},
+        "'huber' is not one of ['l1', 'l2', 'ssim']",
+    ),
     (
         {"pattern_models": {"fermat": {"line_length": 8}}},
         "`samples_per_line_meas` must be >= 2 for lines (line_length > 0), got 1",

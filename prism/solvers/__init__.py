@@ -5,6 +5,11 @@ A method is one module (or subpackage) of this package that defines ``SOLVERS``,
 score=None) -> Reconstruction`` with a settings dataclass (its defaults). The workflow's
 rules and wildcards, the config check, the command line and the figures' styles all read
 :func:`registry`, so a new method needs no edit anywhere else.
+
+Every solver may be varied: the algorithm ``<name>-<variant>`` runs solver ``<name>`` with
+the study's settings updated by the variant's (:func:`prism.study.method_settings`). A
+solver runs as one step (``reconstruct``) unless it declares several (``steps`` and
+``run_step``: PRISM's init, train and retry, checkpointed between them).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from functools import cache
+from pathlib import Path
 
 import torch
 
@@ -24,6 +30,8 @@ from prism.core.operator import MeasurementOperator, MeasurementSet
 from prism.metrics import scorer
 
 NAME = re.compile(r"[a-z][a-z0-9_]*")
+VARIANT = re.compile(r"[A-Za-z0-9_]+")
+ONE_STEP = "reconstruct"  # the step of a solver that declares no steps of its own
 # Okabe & Ito (2008): distinguishable with every common colour-vision deficiency
 PALETTE = ("#E69F00", "#CC79A7", "#F0E442", "#56B4E9", "#0072B2", "#009E73")
 MARKERS = ("P", "X", "h", "*", "p", "<", ">")
@@ -83,12 +91,21 @@ class Solver:
     reference : bool
         A framing reference (what a simpler instrument would see): it reads the ground
         truth, and figures list it last.
-    staged : bool
-        Run by the workflow as a chain of stages instead of one ``reconstruct`` job; its
-        algorithms are named ``<name>-<variant>`` (PRISM).
     resolve : callable or None
         ``resolve(settings, data) -> settings``: the settings a reconstruction of ``data``
         really uses; None sets a ``seed`` setting to the data's seed.
+    steps : tuple of str
+        The steps the workflow runs one after the other, each a job of its own writing
+        ``<step>.pt`` for the next (the last writes the reconstruction). One step,
+        ``reconstruct``, runs :meth:`run` (the default).
+    run_step : callable or None
+        ``run_step(step, data, settings, context)`` for a solver of several steps: runs one
+        of them (:class:`StepContext`); ``data`` holds the ground truth when it is known.
+    accelerated : bool
+        Its steps can run on a torch device other than the CPU (``--device cuda``).
+    variant_styles : mapping
+        ``variant -> (colour, marker)`` for variants drawn in fixed styles (the others get
+        theirs from the name), in display order.
     """
 
     name: str
@@ -99,13 +116,21 @@ class Solver:
     marker: str = ""
     classical: bool = False
     reference: bool = False
-    staged: bool = False
     resolve: Callable | None = None
+    steps: tuple[str, ...] = (ONE_STEP,)
+    run_step: Callable | None = None
+    accelerated: bool = False
+    variant_styles: dict = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):
             raise ValueError(
                 f"solver name must match {NAME.pattern} (lower case, digits, _), got {self.name!r}"
+            )
+        if (self.run_step is None) != (self.steps == (ONE_STEP,)):
+            raise ValueError(
+                f"solver {self.name!r}: steps other than ({ONE_STEP!r},) need a run_step, "
+                f"and a run_step needs its steps, got steps={self.steps!r}"
             )
 
     def build_settings(self, mapping: dict | None, section: str):
@@ -137,14 +162,43 @@ class Solver:
         return self.solve(seen, MeasurementOperator(data), settings, score=score)
 
     def style(self, algorithm: str | None = None) -> tuple[str, str, str]:
-        """``(colour, marker, display name)``; for a variant, chosen from its full name."""
+        """``(colour, marker, display name)`` of the solver or one of its variants.
+
+        A variant keeps its fixed style (``variant_styles``) or gets one chosen from its full
+        name, and is labelled ``<label> (<variant>)``.
+        """
         algorithm = algorithm or self.name
-        colour, marker = name_style(algorithm)
-        colour, marker = self.colour or colour, self.marker or marker
         label = self.label or self.name
-        if algorithm != self.name:
-            label = f"{label} ({algorithm.removeprefix(self.name + '-')})"
-        return colour, marker, label
+        if algorithm == self.name:
+            colour, marker = name_style(algorithm)
+            return self.colour or colour, self.marker or marker, label
+        variant = algorithm.removeprefix(f"{self.name}-")
+        colour, marker = self.variant_styles.get(variant) or name_style(algorithm)
+        return colour, marker, f"{label} ({variant.replace('_', ' ')})"
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What the command line gives one step of a solver besides its data and settings.
+
+    Attributes
+    ----------
+    out : Path
+        The file the step writes: ``<step>.pt`` for the next step, or the reconstruction
+        (:func:`prism.io.save_reconstruction`) for the last.
+    checkpoint : Path or None
+        The previous step's file (None for the first step).
+    device : str
+        Where the step computes (a torch device; 'cpu' unless the solver is accelerated).
+    scoped : callable
+        ``scoped(prefix, closing_tag=None)``: a writer (``add_scalar``, ``add_image``,
+        ``flush``) that prints progress and logs under ``prefix`` when the run is tracked.
+    """
+
+    out: Path
+    checkpoint: Path | None
+    device: str
+    scoped: Callable
 
 
 def name_style(algorithm: str) -> tuple[str, str]:
@@ -166,7 +220,7 @@ def registry() -> dict[str, Solver]:
 
 
 def find(algorithm: str) -> Solver:
-    """The solver of an algorithm name: a solver's name, or ``<name>-<variant>`` if staged.
+    """The solver of an algorithm name: a solver's name, or ``<name>-<variant>``.
 
     Raises
     ------
@@ -174,12 +228,14 @@ def find(algorithm: str) -> Solver:
         Naming the algorithm and every name that is allowed.
     """
     solvers = registry()
-    family, _, variant = algorithm.partition("-")
+    family, dash, variant = algorithm.partition("-")
     solver = solvers.get(family)
-    if solver is not None and bool(variant) == solver.staged:
+    if solver is not None and (not dash or VARIANT.fullmatch(variant)):
         return solver
-    allowed = [f"{s.name}-<variant>" if s.staged else s.name for s in solvers.values()]
-    raise ValueError(f"unknown algorithm {algorithm!r}; registered: {', '.join(allowed)}")
+    raise ValueError(
+        f"unknown algorithm {algorithm!r}; registered: {', '.join(solvers)} (or "
+        "<solver>-<variant>, a variant's name in letters, digits and _)"
+    )
 
 
 def methods() -> list[str]:
@@ -213,10 +269,7 @@ def reconstruct(data: MeasurementSet, method: str, **settings) -> Reconstruction
     return solver.run(data, solver.resolved(solver.build_settings(settings, method), data))
 
 
-def algorithm_pattern(*, staged: bool | None = None) -> str:
-    """Regular expression of the algorithm names (all, or only staged / unstaged ones)."""
-    names = []
-    for solver in registry().values():
-        if staged is None or solver.staged == staged:
-            names.append(f"{solver.name}-[A-Za-z0-9_]+" if solver.staged else solver.name)
-    return "|".join(names)
+def algorithm_pattern(solver: Solver | None = None) -> str:
+    """Regular expression of the algorithm names (of every solver, or of one)."""
+    solvers = [solver] if solver is not None else list(registry().values())
+    return "|".join(f"{s.name}(?:-{VARIANT.pattern})?" for s in solvers)

@@ -13,9 +13,8 @@ import torch
 from prism.core.grid import crop_object
 from prism.core.operator import MeasurementOperator, MeasurementSet
 from prism.core.optics import amplitude
-from prism.io import atomic_write, load_measurements
+from prism.io import atomic_write, load_measurements, load_reconstruction
 from prism.metrics import amplitude_misfit, evaluate
-from prism.stages.reconstruct import load_reconstruction
 
 KEYS = ("object", "pattern", "n_samples", "noise", "seed", "algorithm")
 SCORES = ("ssim", "psnr", "nrmse", "failed_samples", "wall_time_s", "steps", "data_misfit")

@@ -1,63 +1,51 @@
-"""The reconstruction stage of every unstaged solver, and the reconstruction file format.
+"""The reconstruction stage: one step of any registered solver.
 
 Every solver reads the one saved measurement set, so all methods see identical arrays; a
-solver that is not a framing reference never sees the ground truth.
+solver that is not a framing reference never sees the ground truth (a solver of several
+steps gets it only to score its history). Its result is written with
+:func:`prism.io.save_reconstruction`.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
-
-import numpy as np
-import torch
 
 from prism.core.grid import crop_object
 from prism.core.operator import MeasurementSet
-from prism.io import load_arrays, save_arrays
-from prism.solvers import Reconstruction, Solver
+from prism.io import save_reconstruction
+from prism.solvers import Reconstruction, Solver, StepContext
 
 
-def save_reconstruction(
-    path: str | os.PathLike, result: Reconstruction, *, wall_time_s: float
-) -> Path:
-    """Write a solver's result: the image ``[N, N]``, how it stopped, its history, its time.
+def run_step(solver: Solver, step: str, data: MeasurementSet, settings, context: StepContext):
+    """Run one of the solver's steps (:attr:`prism.solvers.Solver.steps`) and write its file.
 
-    The history (per-iteration records, the same keys in each) is stored key by key as
-    ``history_<key>`` arrays (the learning curves of the report).
+    A solver of one step reconstructs (:func:`reconstruct`), printing and logging its
+    history under ``history``; a solver of several runs its own ``run_step``.
     """
-    image = result.image.detach().reshape(result.image.shape[-2:]).cpu().numpy()
-    arrays = {
-        "reconstruction": image,
-        "wall_time_s": np.array(wall_time_s),
-        "failed_samples": np.array(result.failed_samples),
-        "stop_reason": np.array(result.stop_reason),
-        "steps": np.array(result.steps),
-    }
-    history = result.history
-    for key in history[0] if history else ():
-        arrays[f"history_{key}"] = np.array([record[key] for record in history])
-    return save_arrays(arrays, path)
+    check_step(solver, step, context.device)
+    if solver.run_step is not None:
+        solver.run_step(step, data, settings, context)
+        return
+    progress = context.scoped("history")
+    reconstruct(solver, data, settings, context.out, writer=progress)
+    progress.flush()
 
 
-def load_reconstruction(path: str | os.PathLike) -> dict:
-    """Read a file written by :func:`save_reconstruction`.
+def check_step(solver: Solver, step: str, device: str) -> None:
+    """Whether the solver has the step and can run on the device.
 
-    Returns ``reconstruction`` (tensor), ``wall_time_s``, ``failed_samples``,
-    ``stop_reason``, ``steps`` and ``history`` (column name -> array; empty when none was
-    stored).
+    Raises
+    ------
+    ValueError
+        For a step the solver does not have, or a device other than the CPU for a solver
+        that is not accelerated.
     """
-    arrays = load_arrays(path)
-    prefix = "history_"
-    return {
-        "reconstruction": torch.from_numpy(arrays["reconstruction"]),
-        "wall_time_s": float(arrays["wall_time_s"]),
-        "failed_samples": int(arrays["failed_samples"]),
-        "stop_reason": str(arrays["stop_reason"]),
-        "steps": int(arrays["steps"]),
-        "history": {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)},
-    }
+    if step not in solver.steps:
+        raise ValueError(
+            f"{solver.name} has no step {step!r}; its steps: {', '.join(solver.steps)}"
+        )
+    if device != "cpu" and not solver.accelerated:
+        raise ValueError(f"{solver.name} runs on the CPU only, got device {device!r}")
 
 
 def reconstruct(

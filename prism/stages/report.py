@@ -18,15 +18,15 @@ import pandas as pd
 
 from prism import figures
 from prism.core.grid import crop_object
-from prism.io import atomic_write, load_measurements
+from prism.io import atomic_write, load_measurements, load_reconstruction
 from prism.solvers import find
 from prism.stages.evaluate import KEYS, coverage, write_json
-from prism.stages.reconstruct import load_reconstruction
 
 QUALITY = ("ssim", "psnr", "nrmse", "failed_samples")
 CONVERGENCE = ("steps", "data_misfit")  # how far each solver went, and where it stopped
 DATA = ["object", "pattern", "n_samples", "noise", "seed"]  # one measurement set
 CASE = ["pattern", "n_samples", "noise"]  # what a methods-table row pools over
+BEST = "best"  # the baseline that is each case's strongest classical method
 
 
 def read_metrics(metrics_paths: list[str | os.PathLike]) -> pd.DataFrame:
@@ -35,7 +35,7 @@ def read_metrics(metrics_paths: list[str | os.PathLike]) -> pd.DataFrame:
     return pd.DataFrame.from_records(records).sort_values(list(KEYS), ignore_index=True)
 
 
-def summarize(metrics_paths, out_dir: str | os.PathLike) -> dict[str, Path]:
+def summarize(metrics_paths, out_dir: str | os.PathLike, baseline: str = BEST) -> dict[str, Path]:
     """Write the study's tables and figures into ``out_dir``.
 
     Parameters
@@ -48,9 +48,11 @@ def summarize(metrics_paths, out_dir: str | os.PathLike) -> dict[str, Path]:
         counted by reason, one row per configuration), ``summary.html`` (the same,
         formatted for reading), ``timing.csv`` (wall time, likewise), ``scores.png``,
         ``gallery.png``, ``coverage.png``, ``learning_curves.png``, ``methods.csv`` (every
-        method per case over objects and seeds, against the strongest classical method and
-        against ePIE; :func:`methods_table`), ``versus_best.png`` and ``versus_epie.png``
-        (those SSIM differences as heat maps).
+        method per case over objects and seeds, against the baseline; :func:`methods_table`)
+        and ``versus_<baseline>.png`` (those SSIM differences as a heat map).
+    baseline : str
+        What every method is compared with: ``best`` (each case's strongest classical
+        method) or an algorithm of the study.
 
     Returns
     -------
@@ -66,12 +68,10 @@ def summarize(metrics_paths, out_dir: str | os.PathLike) -> dict[str, Path]:
         "summary_html": _write_html(summary, out / "summary.html"),
         "timing": _write_table(_over_seeds(frame, ("wall_time_s",)), out / "timing.csv"),
     }
-    methods = methods_table(frame)
+    methods = methods_table(frame, baseline)
     paths["methods"] = _write_table(methods, out / "methods.csv")
-    paths["versus_best"] = out / "versus_best.png"
-    figures.plot_gains(methods, paths["versus_best"], gain="versus_best")
-    paths["versus_epie"] = out / "versus_epie.png"
-    figures.plot_gains(methods, paths["versus_epie"], gain="versus_epie")
+    paths["versus"] = out / f"versus_{baseline}.png"
+    figures.plot_gains(methods, paths["versus"], baseline=baseline)
     paths["scores"] = out / "scores.png"
     figures.plot_scores(frame, paths["scores"])
     paths["gallery"] = out / "gallery.png"
@@ -83,24 +83,26 @@ def summarize(metrics_paths, out_dir: str | os.PathLike) -> dict[str, Path]:
     return paths
 
 
-def methods_table(frame: pd.DataFrame) -> pd.DataFrame:
+def methods_table(frame: pd.DataFrame, baseline: str = BEST) -> pd.DataFrame:
     """Every method per case (pattern, apertures, noise), over objects and seeds.
 
-    Each method is measured against two references on the same measurement sets (paired
-    differences): ePIE, and the case's strongest classical method
-    (:func:`strongest_classical`). Columns: ``case``, the case keys, ``algorithm``,
-    ``n_runs``, mean and standard deviation of SSIM and PSNR, of ``versus_epie`` (SSIM minus
-    ePIE's; NaN without ePIE), of ``versus_best`` (SSIM minus the strongest classical
-    method's; NaN without a classical method), ``best_classical`` (that method's name) and
-    the failed samples, and the mean wall time in seconds.
+    Each method is measured against the baseline on the same measurement sets (paired
+    differences): ``best``, the case's strongest classical method
+    (:func:`strongest_classical`), or a named algorithm. Columns: ``case``, the case keys,
+    ``algorithm``, ``n_runs``, mean and standard deviation of SSIM and PSNR, of
+    ``versus_<baseline>`` (SSIM minus the baseline's; NaN where it has no reconstruction),
+    ``best_classical`` (the strongest classical method's name) and the failed samples, and
+    the mean wall time in seconds.
     """
     best = strongest_classical(frame)
-    best_per_row = best.reindex(pd.MultiIndex.from_frame(frame[CASE])).to_numpy()
-    frame = frame.assign(
-        versus_epie=_paired_gain(frame, frame["algorithm"] == "epie"),
-        versus_best=_paired_gain(frame, frame["algorithm"].to_numpy() == best_per_row),
-    )
-    scores = ["ssim", "psnr", "versus_epie", "versus_best", "failed_samples"]
+    if baseline == BEST:
+        best_per_row = best.reindex(pd.MultiIndex.from_frame(frame[CASE])).to_numpy()
+        is_baseline = frame["algorithm"].to_numpy() == best_per_row
+    else:
+        is_baseline = frame["algorithm"] == baseline
+    gain = f"versus_{baseline}"
+    frame = frame.assign(**{gain: _paired_gain(frame, is_baseline)})
+    scores = ["ssim", "psnr", gain, "failed_samples"]
     grouped = frame.groupby([*CASE, "algorithm"], sort=True)
     table = grouped[scores].agg(["mean", "std"])
     table.columns = [f"{name}_{stat}" for name, stat in table.columns]
@@ -221,9 +223,14 @@ def coverage_maps(frame: pd.DataFrame) -> list:
 
 
 def learning_curves(frame: pd.DataFrame) -> list:
-    """PRISM's per-sample history, per object and number of apertures (first seed)."""
+    """Histories of the methods that are neither classical nor framing references.
+
+    PRISM's per-sample records, per object and number of apertures (first seed).
+    """
     cases = _first_cases(frame)
-    cases = cases[cases["algorithm"].str.startswith("prism-")]
+    cases = cases[
+        cases["algorithm"].map(lambda name: not (find(name).classical or find(name).reference))
+    ]
     curves = []
     for (obj, n), case in cases.groupby(["object", "n_samples"], sort=True):
         for algorithm in figures.ordered(case["algorithm"]):

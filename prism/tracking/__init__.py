@@ -238,23 +238,23 @@ def study_metrics(methods_csv: str | os.PathLike) -> dict[str, float]:
     """The headline metrics of a study, from its methods table, for the run table.
 
     Per method and case (``<pattern>-n<apertures>-<noise>``): ``ssim/<algorithm>/<case>``
-    (mean SSIM over objects and seeds), ``versus_best/...`` (mean SSIM minus the strongest
-    classical method's on the same data) and ``wall_time_s/...``. Missing values are left
-    out.
+    (mean SSIM over objects and seeds), ``versus_<baseline>/...`` (mean SSIM minus the
+    baseline's on the same data: ``versus_best``, the strongest classical method's, unless
+    the study names another) and ``wall_time_s/...``. Missing values are left out.
     """
     metrics = {}
     with open(methods_csv, newline="") as handle:
         for row in csv.DictReader(handle):
             case = f"{row['pattern']}-n{row['n_samples']}-{row['noise']}"
-            for name, column in _HEADLINE:
-                value = float(row[column]) if row[column] else float("nan")
+            for name in _headline_columns(row):
+                text = row[f"{name}_mean"]
+                value = float(text) if text else float("nan")
                 if np.isfinite(value):
                     metrics[f"{name}/{row['algorithm']}/{case}"] = value
     return metrics
 
 
-_HEADLINE = (
-    ("ssim", "ssim_mean"),
-    ("versus_best", "versus_best_mean"),
-    ("wall_time_s", "wall_time_s_mean"),
-)
+def _headline_columns(row: dict) -> list[str]:
+    """The scores of a methods-table row logged as headline metrics (their means)."""
+    means = [column.removesuffix("_mean") for column in row if column.endswith("_mean")]
+    return [name for name in means if name in ("ssim", "wall_time_s") or name.startswith("versus_")]

@@ -50,6 +50,7 @@ STUDY = {
     "n_samples": [3],
     "algorithms": ["epie", "dc_amplitude", "single_aperture"],
     "methods": {"epie": {"max_epochs": 5}, "dc_amplitude": {"scale": 0.9}},
+    "baseline": "epie",
 }
 FIGURE_DATA = textwrap.dedent(
     """

@@ -20,7 +20,7 @@ from skimage.io import imsave
 
 from prism.restore import stale_jobs
 
-ONE_SOLVER_RERUN = {"reconstruct": 2, "evaluate": 2, "summarize": 1, "all": 1}  # n = 3 and 5
+ONE_SOLVER_RERUN = {"mpie_reconstruct": 2, "evaluate": 2, "summarize": 1, "all": 1}  # n = 3 and 5
 RESULT_FOLDERS = ("results", "data/measurements", "data/prepared", "metrics")
 
 

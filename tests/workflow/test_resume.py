@@ -15,8 +15,10 @@ SLOW_TRAINING = {
     "n_samples": [12],
     "seeds": [0],
     "algorithms": ["prism-replay"],
-    "prism": {
-        "training": {"steps_per_epoch": 50, "max_epochs": 4, "patience": 99, "init_steps": 10}
+    "methods": {
+        "prism": {
+            "training": {"steps_per_epoch": 50, "max_epochs": 4, "patience": 99, "init_steps": 10}
+        }
     },
 }
 RUN_DIR = "results/moon/fermat-n12-noiseless-s0/prism-replay"
@@ -30,11 +32,11 @@ def slow_study(tools, workdir: Path) -> Path:
 
 
 def training_pid(workdir: Path) -> int | None:
-    """The Python prism-train process working in ``workdir`` (not its shell), if one runs."""
+    """The Python process of PRISM's train step working in ``workdir`` (not its shell)."""
     for proc in Path("/proc").iterdir():
         try:
             command = (proc / "cmdline").read_bytes()
-            if b"\0prism-train\0" in command and (proc / "cwd").resolve() == workdir.resolve():
+            if b"\0--step\0train\0" in command and (proc / "cwd").resolve() == workdir.resolve():
                 return int(proc.name)
         except (OSError, ValueError):
             continue
@@ -42,7 +44,7 @@ def training_pid(workdir: Path) -> int | None:
 
 
 def kill_training_midway(workdir: Path) -> int:
-    """SIGKILL the prism-train job once it has checkpointed 2 samples; return the count."""
+    """SIGKILL the train step once it has checkpointed 2 samples; return the count."""
     checkpoint = workdir / RUN_DIR / "progress/checkpoint.pt"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
@@ -53,7 +55,7 @@ def kill_training_midway(workdir: Path) -> int:
                 os.kill(pid, signal.SIGKILL)
                 return done
         time.sleep(0.02)
-    raise AssertionError("prism-train never reached sample 2")
+    raise AssertionError("the train step never reached sample 2")
 
 
 def test_killed_training_resumes_and_ends_bit_identical(tmp_path, workflow_tools):
@@ -68,7 +70,7 @@ def test_killed_training_resumes_and_ends_bit_identical(tmp_path, workflow_tools
     assert done_before_kill < SLOW_TRAINING["n_samples"][0]
 
     assert tools.snakemake(killed, *ARGS).returncode == 0
-    log = (killed / "logs/prism_train/moon/fermat-n12-noiseless-s0-replay.log").read_text()
+    log = (killed / "logs/prism_train/moon/fermat-n12-noiseless-s0-prism-replay.log").read_text()
     assert "resuming from sample" in log and "resuming from sample 0 " not in log
     resumed = np.load(killed / RUN_DIR / "reconstruction.npz")["reconstruction"]
     reference = np.load(whole / RUN_DIR / "reconstruction.npz")["reconstruction"]

@@ -57,7 +57,7 @@ def test_outputs_exist_and_the_table_covers_the_study(tiny_study):
     assert "wall_time_s_mean" not in table and len(timing) == len(table)
     methods = pd.read_csv(tiny_study / "results/methods.csv")
     assert len(methods) == len(table) and set(methods["n_runs"]) == {1}
-    for gain, reference in (("versus_epie", "epie"), ("versus_best", None)):
+    for gain, reference in (("versus_best", None),):
         best = methods.groupby("case")["best_classical"].first()
         chosen = methods["algorithm"] == (reference or methods["case"].map(best))
         assert (methods.loc[chosen, f"{gain}_mean"] == 0).all(), gain
@@ -87,7 +87,7 @@ def test_outputs_exist_and_the_table_covers_the_study(tiny_study):
 
 
 def test_figures_are_paper_sized_and_the_report_holds_them(tiny_study, tmp_path, workflow_tools):
-    for name in ("scores", "gallery", "coverage", "learning_curves", "versus_best", "versus_epie"):
+    for name in ("scores", "gallery", "coverage", "learning_curves", "versus_best"):
         image = imageio.imread(tiny_study / f"results/{name}.png")
         assert image.shape[1] == 1400, name  # 7 inches at 200 dpi: one two-column figure
         assert image.std() > 10, name  # something is drawn
@@ -167,8 +167,8 @@ def test_the_study_run_holds_its_config_results_and_headline_metrics(tiny_study)
     params = study.data.params
     assert json.loads(params["algorithms"]) == config["algorithms"]
     assert params["physics.image_size"] == str(config["physics"]["image_size"])
-    steps = config["prism"]["training"]["steps_per_epoch"]
-    assert params["prism.training.steps_per_epoch"] == str(steps)
+    steps = config["methods"]["prism"]["training"]["steps_per_epoch"]
+    assert params["methods.prism.training.steps_per_epoch"] == str(steps)
     run_id = study.info.run_id
     logged = json.loads(Path(client.download_artifacts(run_id, "config.json")).read_text())
     assert logged == config | {"mlflow": logged["mlflow"]}  # the schema adds mlflow defaults
@@ -205,7 +205,7 @@ def test_default_prism_fits_every_aperture_at_once(tiny_study):
     fit = client.get_metric_history(run.info.run_id, "fit/loss")  # the fit's progress
     steps = int(client.get_metric_history(run.info.run_id, "sample/steps")[0].value)
     assert steps in [metric.step for metric in fit]  # a report where the fit ended
-    log = tiny_study / "logs/prism_train/moon/fermat-n5-noiseless-s0-all_at_once.log"
+    log = tiny_study / "logs/prism_train/moon/fermat-n5-noiseless-s0-prism-all_at_once.log"
     assert f"fit {steps}: loss=" in log.read_text()
 
 

@@ -1,13 +1,13 @@
 # Paths, wildcard constraints and small helpers shared by every rule.
-import json
 import os
 import shlex
 import time
 from pathlib import Path
 
-from prism.solvers import algorithm_pattern
+from prism.solvers import algorithm_pattern, registry
 from prism.stages.data import image_file, source_hash
-from prism.study import DATA_KEY, MEASUREMENTS, METRICS, PREPARED, RUN_DIR, jobs, resolved_settings, stage_code
+from prism.study import DATA_KEY, MEASUREMENTS, METRICS, PREPARED, RUN_DIR, as_json, jobs, stage_code
+from prism.study import job_commands, prepare_command, simulate_command, step_files
 
 # Each invocation is a study of its own, with its own record (two invocations in one directory
 # never share one). Jobs read it from the environment (also on a cluster), so that the rules'
@@ -29,7 +29,6 @@ wildcard_constraints:
     noise=r"[A-Za-z0-9_]+",
     seed=r"\d+",
     algorithm=algorithm_pattern(),
-    variant=r"[A-Za-z0-9_]+",
 
 
 # A job reruns when what determines its output changes (Snakemake's rerun triggers): its
@@ -39,19 +38,18 @@ wildcard_constraints:
 # see profiles/default), and a user's image by its hash (`content`), whatever its timestamp.
 
 
-def as_json(value):
-    """A config section as compact JSON, for a rule's params (reruns follow its changes)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+def job(wildcards):
+    """The study job (or its data item) that a rule's wildcards name."""
+    values = dict(wildcards.items())
+    for key in ("n_samples", "seed"):
+        if key in values:
+            values[key] = int(values[key])
+    return values
 
 
-def settings(section, name=None):
-    """The resolved settings of a section (defaults included) as JSON: what the stage runs with."""
-    return as_json(resolved_settings(config, section, name))
-
-
-def identity(wildcards):
-    """The job's wildcards as JSON: its MLflow run identity and its metrics key."""
-    return as_json(dict(wildcards.items()))
+def command(make):
+    """A params function: the job's `python -m prism` arguments from prism.study, quoted."""
+    return lambda wildcards, input: shlex.join(make(job(wildcards), input))
 
 
 def image_source(wildcards):
@@ -60,8 +58,9 @@ def image_source(wildcards):
     return [str(found)] if found else []
 
 
-def source_argument(wildcards, input):
-    return input[0] if len(input) else wildcards.object
+def image_argument(job, input):
+    """The prepare command's source: the user's image file, or the built-in's name."""
+    return input[0] if len(input) else job["object"]
 
 
 def study_metrics():
@@ -69,28 +68,12 @@ def study_metrics():
     return [METRICS.format(**job) for job in jobs(config)]
 
 
-def algorithm_name(wildcards):
-    """The job's algorithm: its wildcard, or prism-<variant> for PRISM's stages."""
-    return wildcards.algorithm if "algorithm" in wildcards.keys() else f"prism-{wildcards.variant}"
+def algorithm_code(wildcards):
+    """A params function: the identity of the code a reconstruction step runs."""
+    return stage_code("reconstruct", wildcards.algorithm)
 
 
-def prism_identity(wildcards):
-    """The reconstruction's identity: the variant wildcard becomes the algorithm name."""
-    ids = {k: v for k, v in wildcards.items() if k != "variant"}
-    return as_json(ids | {"algorithm": algorithm_name(wildcards)})
-
-
-def prism_settings(wildcards):
-    """The variant's PRISM settings as JSON (a rule reruns when they change)."""
-    return settings("algorithm", algorithm_name(wildcards))
-
-
-def algorithm_code(stage):
-    """A params function: the identity of the code the stage runs for the job's algorithm."""
-    return lambda wildcards: stage_code(stage, algorithm_name(wildcards))
-
-
-TRACK = '--track "$PRISM_STUDY_RECORD" --wildcards {params.identity:q} --threads {threads}'
+TRACK = '--track "$PRISM_STUDY_RECORD" --threads {threads}'
 
 
 def summarized_now():

@@ -7,10 +7,8 @@ rule prepare:
     output:
         PREPARED,
     params:
-        source=source_argument,
+        command=command(lambda job, input: prepare_command(config, job, image_argument(job, input))),
         content=lambda w: source_hash(w.object),
-        physics=settings("physics"),
-        identity=identity,
         code=stage_code("prepare"),
     log:
         "logs/prepare/{object}.log",
@@ -18,7 +16,7 @@ rule prepare:
         "logs/benchmarks/prepare/{object}.tsv"
     threads: 1
     shell:
-        f"python -m prism prepare --source {{params.source:q}} --out {{output}} --physics {{params.physics:q}} {TRACK} > {{log}} 2>&1"
+        f"python -m prism {{params.command}} {TRACK} > {{log}} 2>&1"
 
 
 rule simulate:
@@ -27,9 +25,7 @@ rule simulate:
     output:
         MEASUREMENTS,
     params:
-        pattern=lambda w: settings("pattern", w.pattern),
-        noise=lambda w: settings("noise", w.noise),
-        identity=identity,
+        command=command(lambda job, input: simulate_command(config, job)),
         code=stage_code("simulate"),
     log:
         f"logs/simulate/{{object}}/{DATA_KEY}.log",
@@ -37,5 +33,4 @@ rule simulate:
         f"logs/benchmarks/simulate/{{object}}/{DATA_KEY}.tsv"
     threads: 1
     shell:
-        f"python -m prism simulate --prepared {{input.prepared}} --out {{output}} --pattern {{params.pattern:q}} --noise {{params.noise:q}}"
-        f" --n-samples {{wildcards.n_samples}} --seed {{wildcards.seed}} {TRACK} > {{log}} 2>&1"
+        f"python -m prism {{params.command}} {TRACK} > {{log}} 2>&1"

@@ -1,5 +1,6 @@
 # Score every reconstruction with the one metrics module, then summarize the study.
 CAPTIONS = "../report"
+BASELINE = config["baseline"]  # what every method is compared with: best, or an algorithm
 
 
 rule evaluate:
@@ -10,7 +11,7 @@ rule evaluate:
         metrics=f"{RUN_DIR}/metrics.json",
         image=f"{RUN_DIR}/reconstruction.png",
     params:
-        identity=identity,
+        command=command(lambda job, input: job_commands(config, job)[-1]),
         code=stage_code("evaluate"),
     log:
         f"logs/evaluate/{{object}}/{DATA_KEY}-{{algorithm}}.log",
@@ -18,8 +19,7 @@ rule evaluate:
         f"logs/benchmarks/evaluate/{{object}}/{DATA_KEY}-{{algorithm}}.tsv"
     threads: 1
     shell:
-        f"python -m prism evaluate --measurements {{input.measurements}} --reconstruction {{input.reconstruction}}"
-        f" --out-json {{output.metrics}} --out-png {{output.image}} {TRACK} > {{log}} 2>&1"
+        f"python -m prism {{params.command}} {TRACK} > {{log}} 2>&1"
 
 
 rule summarize:
@@ -36,8 +36,7 @@ rule summarize:
         ),
         timing=report("results/timing.csv", caption=f"{CAPTIONS}/timing.rst", category="4 Cost"),
         methods=report("results/methods.csv", caption=f"{CAPTIONS}/methods.rst", category="1 Results"),
-        versus_best=report("results/versus_best.png", caption=f"{CAPTIONS}/versus_best.rst", category="1 Results"),
-        versus_epie=report("results/versus_epie.png", caption=f"{CAPTIONS}/versus_epie.rst", category="1 Results"),
+        versus=report(f"results/versus_{BASELINE}.png", caption=f"{CAPTIONS}/versus.rst", category="1 Results"),
         metrics="metrics/study.json",
         scores_csv="metrics/scores.csv",
     params:
@@ -48,5 +47,5 @@ rule summarize:
         "logs/benchmarks/summarize.tsv"
     threads: 1
     shell:
-        "python -m prism summarize --metrics {input} --out-dir results"
+        "python -m prism summarize --metrics {input} --out-dir results --baseline {BASELINE}"
         " --out-metrics {output.metrics} --out-curves {output.scores_csv} > {log} 2>&1"

@@ -1,10 +1,9 @@
 """PRISM: a deep decoder fitted to the measured intensities, registered as a solver.
 
-The algorithm ``prism-<variant>`` trains with the study's ``prism`` settings updated by the
-variant's (:func:`prism.study.method_settings`). In the workflow PRISM runs as three stages,
-each a :class:`~.trainer.PRISMTrainer` call with a checkpoint between them
-(initialization -> training -> retry of failed samples), so a long fit resumes where it
-stopped; :func:`solve` runs the same chain in one process.
+In the workflow PRISM runs as three steps (:mod:`.steps`), each a
+:class:`~.trainer.PRISMTrainer` call with a checkpoint between them (initialization ->
+training -> retry of failed samples), so a long fit resumes where it stopped; :func:`solve`
+runs the same chain in one process (:mod:`.build`).
 
 The seed's API is importable from here: :class:`PRISMTrainer`, :func:`create_scheduler`,
 :class:`TelescopeAggregator`, :class:`LossAggregator`, :class:`DeepDecoder` (one decoder)
@@ -14,15 +13,9 @@ and :class:`DecoderEnsemble`, with the settings :class:`PrismConfig`,
 
 from __future__ import annotations
 
-import dataclasses
-import os
-
-import torch
-
-from prism.core.grid import pad_to_grid
-from prism.core.operator import MeasurementOperator, MeasurementSet, noise_floor
-from prism.solvers import Reconstruction, Solver
+from prism.solvers import Solver
 from prism.solvers.prism.aggregator import TelescopeAggregator
+from prism.solvers.prism.build import build_trainer, outcome, resolve, solve
 from prism.solvers.prism.decoder import DecoderEnsemble, DeepDecoder
 from prism.solvers.prism.losses import LossAggregator
 from prism.solvers.prism.settings import (
@@ -30,8 +23,8 @@ from prism.solvers.prism.settings import (
     PrismConfig,
     TrainingConfig,
     create_scheduler,
-    upsampling_depth,
 )
+from prism.solvers.prism.steps import STEPS, run_step
 from prism.solvers.prism.trainer import PRISMTrainer
 
 __all__ = [
@@ -50,97 +43,6 @@ __all__ = [
     "solve",
 ]
 
-
-def resolve(config: PrismConfig, data: MeasurementSet) -> PrismConfig:
-    """The PRISM settings a reconstruction really uses (what is logged and trained with).
-
-    The decoder is seeded with the measurement set's seed, so a study's seeds vary the noise,
-    the random patterns and the initial weights together; an upsampling decoder without a
-    ``depth`` gets the one sized for the object (:func:`~.settings.upsampling_depth`); and
-    ``training.floor`` is the data's :func:`noise_floor` in the units of the training loss
-    (0 for noiseless data).
-    """
-    distance = LossAggregator(config.training.loss_type).distance
-    training = dataclasses.replace(config.training, floor=noise_floor(data, distance))
-    decoder = dataclasses.replace(config.decoder, seed=data.seed)
-    if decoder.kind == "upsample" and decoder.depth is None:
-        decoder = dataclasses.replace(decoder, depth=upsampling_depth(data.obj_size))
-    return dataclasses.replace(config, decoder=decoder, training=training)
-
-
-def build_trainer(
-    data: MeasurementSet,
-    config: PrismConfig,
-    *,
-    log_dir: str | os.PathLike | None = None,
-    writer=None,
-    progress=None,
-    device: torch.device | str = "cpu",
-) -> PRISMTrainer:
-    """A fresh PRISMTrainer for a measurement set and resolved settings, nothing trained yet.
-
-    ``writer`` gets each sample's record, ``progress`` a long fit's progress (see
-    :class:`~.trainer.PRISMTrainer`); ``device`` is where the decoder and the data
-    live (e.g. 'cuda').
-    """
-    model = DecoderEnsemble(data.image_size, data.obj_size, config.decoder)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
-    scheduler = None
-    if config.optimizer.scheduler is not None:
-        options = config.optimizer.scheduler_options
-        scheduler = create_scheduler(optimizer, config.optimizer.scheduler, **options)
-    aggregator = TelescopeAggregator(MeasurementOperator(data), mode=config.training.old_mode)
-    return PRISMTrainer(
-        model,
-        optimizer,
-        scheduler,
-        aggregator,
-        config.training,
-        device,
-        log_dir=log_dir,
-        writer=writer,
-        progress=progress,
-        retry=config.retry,
-    )
-
-
-def outcome(trainer: PRISMTrainer, data: MeasurementSet) -> Reconstruction:
-    """The trainer's result as every solver gives one.
-
-    The image is the current object square padded into the ``N x N`` grid; ``stop_reason``
-    is the last failed sample's reason when one is left, else the last fit's, and ``steps``
-    counts the optimiser steps of every fit (training and retry).
-    """
-    square = trainer.reconstruction.reshape(data.obj_size, data.obj_size)
-    return Reconstruction(
-        image=pad_to_grid(square, data.image_size),
-        history=trainer.history,
-        failed_samples=len(trainer.failed),
-        stop_reason=trainer.failed[-1]["reason"] if trainer.failed else trainer.stop_reason,
-        steps=trainer.steps_run,
-    )
-
-
-def solve(
-    data: MeasurementSet,
-    operator: MeasurementOperator,
-    settings: PrismConfig,
-    *,
-    score=None,
-) -> Reconstruction:
-    """Initialize, train and retry in one process (the workflow runs them as stages).
-
-    ``settings`` are resolved (:func:`resolve`). Per-sample ground-truth metrics come from
-    ``data.ground_truth`` when it is given; ``score`` is not used.
-    """
-    trainer = build_trainer(data, settings)
-    trainer.run_initialization(data.intensities[0], data.centers[0], data.ground_truth)
-    args = (data.centers, data.intensities, data.ground_truth, data.samples_per_line_meas)
-    trainer.run_progressive_training(*args)
-    trainer.retry_failed_samples(*args, LossAggregator(settings.retry.loss_type))
-    return outcome(trainer, data)
-
-
 SOLVERS = (
     Solver(
         "prism",
@@ -148,6 +50,13 @@ SOLVERS = (
         PrismConfig,
         label="PRISM",
         resolve=resolve,
-        staged=True,
+        steps=STEPS,
+        run_step=run_step,
+        accelerated=True,
+        variant_styles={  # the default study's variants keep these in every figure
+            "all_at_once": ("#CC79A7", "P"),
+            "replay": ("#0072B2", "o"),
+            "union": ("#56B4E9", "s"),
+        },
     ),
 )

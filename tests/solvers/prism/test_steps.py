@@ -4,8 +4,8 @@ from prism.config import NoiseConfig, PatternConfig, PhysicsConfig
 from prism.io import file_sha256, load_checkpoint
 from prism.solvers.prism import build_trainer, resolve
 from prism.solvers.prism.settings import PrismConfig, TrainingConfig
+from prism.solvers.prism.steps import prism_initialize, prism_train
 from prism.stages.data import prepare, simulate
-from prism.stages.prism import prism_initialize, prism_train
 
 PHYSICS = PhysicsConfig(image_size=32, obj_size=16, sample_diameter=8)
 TRAINING = TrainingConfig(steps_per_epoch=5, max_epochs=2, init_steps=10, schedule="progressive")

@@ -1,8 +1,9 @@
-"""PRISM's stages: initialization -> training -> retry, checkpointed between them.
+"""PRISM's steps: initialization -> training -> retry, checkpointed between them.
 
-Each stage is one :class:`~prism.solvers.prism.trainer.PRISMTrainer` call on a trainer built by
-:func:`prism.solvers.prism.build_trainer`; checkpoints carry the state from one to the next,
-and training resumes from its last per-sample checkpoint after an interruption.
+Each step is one :class:`~prism.solvers.prism.trainer.PRISMTrainer` call on a trainer built by
+:func:`build_trainer`; checkpoints carry the state from one to the next, and training resumes
+from its last per-sample checkpoint (kept in ``progress/`` beside its output) after an
+interruption. :func:`run_step` is the solver's entry for the workflow.
 """
 
 from __future__ import annotations
@@ -11,13 +12,46 @@ import sys
 import time
 
 from prism.core.operator import MeasurementSet
-from prism.io import atomic_write, file_sha256, load_checkpoint, save_checkpoint
-from prism.solvers.prism import outcome
+from prism.io import (
+    atomic_write,
+    file_sha256,
+    load_checkpoint,
+    save_checkpoint,
+    save_reconstruction,
+)
+from prism.solvers import StepContext
+from prism.solvers.prism.build import build_trainer, outcome
 from prism.solvers.prism.losses import LossAggregator
 from prism.solvers.prism.observers import CHECKPOINT_NAME
 from prism.solvers.prism.settings import PrismConfig
 from prism.solvers.prism.trainer import PRISMTrainer
-from prism.stages.reconstruct import save_reconstruction
+
+STEPS = ("init", "train", "retry")
+
+
+def run_step(step: str, data: MeasurementSet, config: PrismConfig, context: StepContext) -> None:
+    """Run one of :data:`STEPS` on a fresh trainer and write its file (``context.out``).
+
+    Each sample's record is logged under ``sample``, a long fit's progress under ``fit``;
+    training keeps its per-sample checkpoints in ``progress/`` beside its output.
+    """
+    progress, fit = context.scoped("sample"), context.scoped("fit", closing_tag="eta_s")
+    trainer = build_trainer(
+        data,
+        config,
+        log_dir=context.out.parent / "progress" if step == "train" else None,
+        writer=progress,
+        progress=fit,
+        device=context.device,
+    )
+    if step == "init":
+        prism_initialize(data, context.out, trainer)
+    elif step == "train":
+        prism_train(data, context.checkpoint, context.out, trainer)
+    else:
+        prism_retry(data, context.checkpoint, context.out, trainer, config)
+    progress.flush()
+    fit.flush()
 
 
 def prism_initialize(data: MeasurementSet, out_checkpoint, trainer: PRISMTrainer) -> None:
