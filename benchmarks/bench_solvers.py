@@ -27,25 +27,24 @@ import time
 
 from common import (
     IMAGE_SIZE,
+    LINE_LENGTH,
     OBJ_SIZE,
     POINTS_PER_LINE,
+    R_MAX,
     SAMPLE_DIAMETER,
     add_options,
-    fermat,
     moon_object,
     peak_rss_mib,
     reset_peak_rss,
     run_isolated,
-    simulate,
     start,
 )
 from skimage.data import moon
 
-from prism.core.detector import Detector
+from prism.config import NoiseConfig, PatternConfig
+from prism.core import experiment
 from prism.core.operator import MeasurementOperator, MeasurementSet
-from prism.core.optics import Telescope
-from prism.core.sampling import make_pattern
-from prism.core.simulation import prepare_object, simulate_measurements
+from prism.core.simulation import prepare_object
 from prism.metrics import evaluate
 from prism.solvers import find, registry
 
@@ -55,17 +54,18 @@ SIZES = (256, IMAGE_SIZE)
 def measurement_set(size: int) -> MeasurementSet:
     """The benchmark's data at grid ``size`` (see the module notes)."""
     if size == IMAGE_SIZE:
-        detector = Detector(Telescope(size, sample_diameter=SAMPLE_DIAMETER), OBJ_SIZE)
-        x, centers = moon_object(), fermat(64)
-        y = simulate(x, centers, detector, POINTS_PER_LINE)
-        options = {"samples_per_line_meas": POINTS_PER_LINE}
-    else:
-        detector = Detector(Telescope(size, sample_diameter=16), 64)
-        x = prepare_object(moon(), obj_size=64, image_size=size)
-        centers = make_pattern("fermat", 64, r_max=size / 2)
-        y = simulate_measurements(x, centers, detector=detector)
-        options = {}
-    return MeasurementSet.from_detector(detector, centers, y, ground_truth=x, **options)
+        pattern = PatternConfig(
+            kind="fermat",
+            r_max=R_MAX,
+            line_length=LINE_LENGTH,
+            samples_per_line_meas=POINTS_PER_LINE,
+        )
+        return experiment.measure(
+            moon_object(), OBJ_SIZE, SAMPLE_DIAMETER, pattern, NoiseConfig(), n_samples=64
+        )
+    x = prepare_object(moon(), obj_size=64, image_size=size)
+    pattern = PatternConfig(kind="fermat", r_max=size / 2)
+    return experiment.measure(x, 64, 16, pattern, NoiseConfig(), n_samples=64)
 
 
 def measure(algorithm: str, size: int, threads: int) -> dict:

@@ -40,6 +40,29 @@ class Problem:
         self.operator = MeasurementOperator(self.data)
 
 
+class RecordingWriter:
+    """A fake writer (``add_scalar``, ``add_image``) that records what it is given.
+
+    ``scalars`` holds ``(tag, value, step)``, ``images`` ``(tag, shape, step)``, and ``calls``
+    both kinds in order as ``("scalar" or "image", tag, step)``.
+    """
+
+    def __init__(self) -> None:
+        self.scalars, self.images, self.calls = [], [], []
+
+    def add_scalar(self, tag: str, value: float, step: int) -> None:
+        self.scalars.append((tag, value, step))
+        self.calls.append(("scalar", tag, step))
+
+    def add_image(self, tag: str, image, step: int) -> None:
+        self.images.append((tag, None if image is None else tuple(image.shape), step))
+        self.calls.append(("image", tag, step))
+
+    def values(self, tag: str) -> list[float]:
+        """Every value logged under ``tag``, in order."""
+        return [value for name, value, _ in self.scalars if name == tag]
+
+
 @pytest.fixture(scope="session")
 def problem() -> Problem:
     return Problem()

@@ -1,19 +1,10 @@
+from conftest import RecordingWriter
+
 from prism.cli import ProgressPrinter
 
 
-class Recorder:
-    def __init__(self):
-        self.calls = []
-
-    def add_scalar(self, tag, value, step):
-        self.calls.append(("scalar", tag, step))
-
-    def add_image(self, tag, image, step):
-        self.calls.append(("image", tag, step))
-
-
 def test_progress_prints_a_step_when_its_image_arrives_and_forwards_everything(capsys):
-    inner = Recorder()
+    inner = RecordingWriter()
     printer = ProgressPrinter("sample", inner)
     printer.add_scalar("loss_new", 0.5, 0)
     printer.add_scalar("ssim", 0.25, 0)

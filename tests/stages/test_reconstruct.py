@@ -1,34 +1,23 @@
 import pytest
 import torch
+from conftest import DIAMETER, RecordingWriter
 
+from prism.config import NoiseConfig, PatternConfig
+from prism.core.experiment import measure
 from prism.core.operator import MeasurementSet
-from prism.core.sampling import make_pattern
-from prism.core.simulation import simulate_measurements
 from prism.io import load_reconstruction
 from prism.solvers import find, registry
 from prism.solvers.epie import EPIEConfig
 from prism.stages.reconstruct import reconstruct
 
 
-class Recorder:
-    def __init__(self):
-        self.calls = []
-
-    def add_scalar(self, tag, value, step):
-        self.calls.append((tag, step))
-
-    def add_image(self, tag, image, step):
-        self.calls.append((tag, step, tuple(image.shape)))
-
-
 def sparse_set(problem) -> MeasurementSet:
-    centers = make_pattern("fermat", 6, r_max=problem.image_size / 4)
-    y = simulate_measurements(problem.x, centers, detector=problem.detector)
-    return MeasurementSet.from_detector(problem.detector, centers, y, ground_truth=problem.x)
+    pattern = PatternConfig(kind="fermat", r_max=problem.image_size / 4)
+    return measure(problem.x, problem.obj_size, DIAMETER, pattern, NoiseConfig(), n_samples=6)
 
 
 def test_the_stage_writes_the_result_and_logs_each_record_then_the_image(problem, tmp_path):
-    writer = Recorder()
+    writer = RecordingWriter()
     result = reconstruct(
         find("epie"),
         sparse_set(problem),
@@ -36,8 +25,9 @@ def test_the_stage_writes_the_result_and_logs_each_record_then_the_image(problem
         tmp_path / "r.npz",
         writer=writer,
     )
-    assert ("ssim", 1) in writer.calls and ("data_error", 0) in writer.calls
-    assert writer.calls[-1] == ("reconstruction", 1, (1, problem.obj_size, problem.obj_size))
+    assert ("scalar", "ssim", 1) in writer.calls and ("scalar", "data_error", 0) in writer.calls
+    assert writer.calls[-1] == ("image", "reconstruction", 1)
+    assert writer.images[-1] == ("reconstruction", (1, problem.obj_size, problem.obj_size), 1)
     saved = load_reconstruction(tmp_path / "r.npz")
     assert torch.equal(saved["reconstruction"], result.image)
     assert list(saved["history"]["ssim"]) == [record["ssim"] for record in result.history]

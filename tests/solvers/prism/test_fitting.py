@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 import torch
+from conftest import RecordingWriter
 from skimage import data
 
 from prism.config import NoiseConfig, PatternConfig
@@ -26,26 +27,15 @@ def measurement_set(x: torch.Tensor, *, snr_db=None) -> MeasurementSet:
     return measure(x, OBJ, DIAMETER, pattern, noise, n_samples=SAMPLES)
 
 
-class StepLosses:
-    """A progress writer that keeps the loss of every step (reported at interval 0)."""
-
-    def __init__(self) -> None:
-        self.values: list[float] = []
-
-    def add_scalar(self, tag: str, value: float, step: int) -> None:
-        if tag == "loss":
-            self.values.append(value)
-
-
 def fit(measurements: MeasurementSet, training: TrainingConfig):
-    """An all-at-once PRISM fit: its trainer, and the loss of every step."""
+    """An all-at-once PRISM fit: its trainer, and the loss of every step (interval 0)."""
     settings = resolve(PrismConfig(training=training), measurements)
-    losses = StepLosses()
+    losses = RecordingWriter()
     trainer = build_trainer(measurements, settings, progress=losses)
     trainer.progress.interval_s = 0
     trainer.run_initialization(measurements.intensities[0], measurements.centers[0], None)
     trainer.run_progressive_training(measurements.centers, measurements.intensities, None, 1)
-    return trainer, losses.values
+    return trainer, losses.values("loss")
 
 
 def misfits(trainer, measurements: MeasurementSet) -> torch.Tensor:

@@ -4,6 +4,7 @@ import inspect
 
 import pytest
 import torch
+from conftest import RecordingWriter
 
 from prism.solvers.prism import (
     DecoderConfig,
@@ -39,24 +40,13 @@ def test_the_seed_parameters_come_first_in_the_seeds_order(function):
     assert names[: len(SEED_PARAMETERS[function])] == SEED_PARAMETERS[function]
 
 
-class Writer:
-    def __init__(self):
-        self.scalars = []
-
-    def add_scalar(self, tag, value, step):
-        self.scalars.append(tag)
-
-    def add_image(self, tag, image, step):
-        pass
-
-
 def test_the_seed_calls_run_positionally_and_return_what_it_documents(problem, tmp_path):
     model = DeepDecoder(problem.image_size, problem.obj_size, DecoderConfig(depth=4))
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     scheduler = create_scheduler(optimizer, "plateau", patience=1)
     aggregator = TelescopeAggregator(problem.operator, mode="replay")
     config = TrainingConfig(steps_per_epoch=10, max_epochs=1, init_steps=5, schedule="progressive")
-    writer = Writer()
+    writer = RecordingWriter()
     trainer = PRISMTrainer(
         model, optimizer, scheduler, aggregator, config, "cpu", tmp_path, writer, False
     )

@@ -2,6 +2,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from conftest import RecordingWriter
 
 from prism.metrics import evaluate
 from prism.solvers.framing import single_aperture_image
@@ -29,17 +30,6 @@ FAST = TrainingConfig(
 FAST_ALL_AT_ONCE = replace(FAST, schedule="all_at_once")
 NEVER_STALLS = 10_000  # a patience the budget always runs out before
 L1 = LossAggregator("l1")  # the retry's default loss
-
-
-class RecordingWriter:
-    def __init__(self):
-        self.scalars, self.images = [], []
-
-    def add_scalar(self, tag, value, step):
-        self.scalars.append((tag, value, step))
-
-    def add_image(self, tag, image, step):
-        self.images.append((tag, tuple(image.shape), step))
 
 
 def make_trainer(
