@@ -30,19 +30,44 @@ pin_instruction_set()  # as `python -m prism` does, before torch loads
 
 import torch  # noqa: E402
 import yaml  # noqa: E402
-from calibrate import CALIBRATION, EVALUATION, measurement_sets  # noqa: E402
 
+from prism.config import NoiseConfig, PatternConfig, PhysicsConfig, from_mapping  # noqa: E402
 from prism.core.grid import crop_object  # noqa: E402
 from prism.metrics import evaluate  # noqa: E402
 from prism.solvers.prism import build_trainer, resolve  # noqa: E402
+from prism.stages.data import prepare, simulate  # noqa: E402
 from prism.stopping import Plateau  # noqa: E402
-from prism.study import algorithm_settings  # noqa: E402
+from prism.study import EVALUATION_OBJECTS, algorithm_settings  # noqa: E402
+
+# The calibration study's objects (config/calibration.yaml).
+CALIBRATION = tuple(
+    yaml.safe_load((Path(__file__).resolve().parents[1] / "config/calibration.yaml").read_text())[
+        "objects"
+    ]
+)
 
 RULES = {  # window (steps), tolerance, patience (windows)
     "window": [100, 250, 500],
     "tolerance": [1e-3, 1e-2],
     "patience": [1, 2, 3],
 }
+
+
+def measurement_sets(study: dict, args: argparse.Namespace, folder: Path) -> dict:
+    """Every (object, n) measurement set, simulated once with the workflow's stages."""
+    physics = from_mapping(PhysicsConfig, study.get("physics"), "physics")
+    pattern = from_mapping(PatternConfig, study["pattern_models"][args.pattern], args.pattern)
+    noise = from_mapping(NoiseConfig, study["noise_models"][args.noise], args.noise)
+    sets = {}
+    for name in args.objects:
+        prepared = folder / f"{name}.npz"
+        prepare(name, prepared, physics)
+        for n in args.n_samples:
+            out = folder / f"{name}-{n}.npz"
+            sets[name, n] = simulate(
+                prepared, out, pattern=pattern, noise=noise, n_samples=n, seed=0
+            )
+    return sets
 
 
 def trajectory(data, settings, every: int) -> dict:
@@ -127,8 +152,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the trajectories (JSON)")
     parser.add_argument("--load", type=Path, nargs="+", help="replay rules on saved ones")
     args = parser.parse_args()
-    if set(args.objects) & set(EVALUATION):
-        parser.error(f"calibrate on {', '.join(CALIBRATION)}, not on {', '.join(EVALUATION)}")
+    if set(args.objects) & set(EVALUATION_OBJECTS):
+        parser.error(
+            f"calibrate on {', '.join(CALIBRATION)}, not on {', '.join(EVALUATION_OBJECTS)}"
+        )
     if args.load:
         cases = {}
         for path in args.load:

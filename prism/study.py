@@ -32,6 +32,9 @@ GRID = {
     "algorithms": "algorithm",
 }
 KEYS = tuple(GRID.values())
+# The objects every table reports: a calibration study (`calibration: true`) may not use them,
+# so that no default is chosen on the images it is judged on.
+EVALUATION_OBJECTS = ("moon", "camera")
 # The one path scheme (format templates; the workflow's rules use them as wildcard patterns).
 DATA_KEY = "{pattern}-n{n_samples}-{noise}-s{seed}"
 PREPARED = "data/prepared/{object}.npz"
@@ -223,8 +226,9 @@ def check_study(config: dict) -> None:
     geometry (aperture and object must fit the grid), checks that every noise and pattern
     name of the study is defined in ``noise_models`` and ``pattern_models``, that every
     algorithm is a registered solver or a defined variant of one and that ``methods`` and
-    ``variants`` name only registered solvers, and builds the settings of every algorithm
-    and variant.
+    ``variants`` name only registered solvers, builds the settings of every algorithm and
+    variant, and that a calibration study uses none of :data:`EVALUATION_OBJECTS` and the
+    baseline is ``best`` or an algorithm of the study.
 
     Raises
     ------
@@ -245,6 +249,13 @@ def check_study(config: dict) -> None:
     _check_methods(config)
     for algorithm in config.get("algorithms", []):
         algorithm_settings(config, algorithm)
+    if config.get("calibration"):
+        used = sorted(set(config.get("objects", [])) & set(EVALUATION_OBJECTS))
+        if used:
+            raise ValueError(
+                f"a calibration study (calibration: true) must not use the evaluation objects "
+                f"{', '.join(EVALUATION_OBJECTS)}, got {', '.join(used)} in `objects`"
+            )
     baseline = config.get("baseline", "best")
     if baseline != "best" and baseline not in config.get("algorithms", []):
         raise ValueError(

@@ -80,6 +80,12 @@ BAD_CONFIGS = [
     ({"physics": {"obj_size": 40}}, "`obj_size` must be an integer in [1, 32], got 40"),
     ({"noise": ["loud"]}, "noise 'loud' is not defined in noise_models"),
     (
+        {"calibration": True, "objects": ["coins", "moon"]},
+        "a calibration study (calibration: true) must not use the evaluation objects moon, "
+        "camera, got moon in `objects`",
+    ),
+    ({"baseline": "hio"}, "`baseline` must be best (each case's strongest classical method)"),
+    (
         {"methods": {"prism": {"training": {"loss_type": "huber"}}}},
         "'huber' is not one of ['l1', 'l2', 'ssim']",
     ),

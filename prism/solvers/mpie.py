@@ -14,8 +14,8 @@ reads the ground truth.
 
 Defaults, chosen on calibration objects only (scikit-image astronaut, coins, brick, grass,
 hubble_deep_field; N = 128, object 48 px, 16-pixel apertures at 8 and 32 Fermat points out to
-48 k-px, noiseless, seed 0; ``python benchmarks/calibrate.py mpie --config
-config/config.yaml --grid '{"friction": [0.5, 0.7, 0.9], "feedback": [0.1]}'``), never on
+48 k-px, noiseless, seed 0; friction and feedback as variants of ``config/calibration.yaml``),
+never on
 the evaluation objects (moon, camera). Once every fit runs until the stopping rule, momentum
 no longer buys image quality on these sets, only speed: the mean SSIM over the ten cases was
 0.697 at friction 0.5 and feedback 0.1, 0.693 and 0.684 at friction 0.7 and 0.9, 0.678 and

@@ -156,7 +156,7 @@ class DecoderConfig:
         (their weights are disjoint and the sum of their losses is descended), so an
         ensemble costs one fit per member and averages out what a non-convex fit owes to
         where it started. The default, 2, was chosen on the calibration objects within the
-        default study's time budget (benchmarks/README.md, ``calibrate.py``).
+        default study's time budget (benchmarks/README.md, ``config/calibration.yaml``).
     """
 
     kind: str = "upsample"
@@ -187,8 +187,8 @@ def upsampling_depth(obj_size: int) -> int:
 
     Chosen on the calibration objects (scikit-image astronaut, coins, brick, grass,
     hubble_deep_field; N = 128, 16-pixel apertures at 8 and 32 Fermat points out to 48 k-px,
-    noiseless, seed 0; ``python benchmarks/calibrate.py prism-all_at_once --grid
-    '{"decoder": [{"depth": 1}, {"depth": 2}, ...]}'`` with the physics' ``obj_size`` set),
+    noiseless, seed 0; ``depth`` 1, 2, ... as variants of ``config/calibration.yaml`` with
+    the physics' ``obj_size`` set),
     at two object sizes. Object 48 px: mean SSIM 0.772 with 2 stages (a 12-pixel latent),
     0.729 with 3 and 0.670 with 4 (the former default, a 3-pixel latent); 8 apertures 0.592
     / 0.519 / 0.427, 32 apertures 0.952 / 0.939 / 0.913; 2 stages won on every textured
