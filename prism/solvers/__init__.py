@@ -150,16 +150,21 @@ class Solver:
         return settings
 
     def run(self, data: MeasurementSet, settings) -> Reconstruction:
-        """Reconstruct ``data`` with resolved ``settings``, as every study does.
+        """Reconstruct ``data`` with resolved ``settings``, as every study does (:meth:`given`)."""
+        seen, score = self.given(data)
+        return self.solve(seen, MeasurementOperator(data), settings, score=score)
 
-        The solver gets the data without the ground truth unless it is a framing reference;
-        when the ground truth is known, its history records carry the metrics (``score``).
+    def given(self, data: MeasurementSet) -> tuple[MeasurementSet, Callable | None]:
+        """What the solver is given of ``data``, in one step or several.
+
+        The data without the ground truth unless it is a framing reference, and ``score``:
+        when the ground truth is known, a function of an estimate giving the metrics its
+        history records carry (None otherwise).
         """
         seen = data if self.reference else data.without_ground_truth()
-        score = None
-        if data.ground_truth is not None:
-            score = scorer(data.ground_truth, obj_size=data.obj_size)
-        return self.solve(seen, MeasurementOperator(data), settings, score=score)
+        if data.ground_truth is None:
+            return seen, None
+        return seen, scorer(data.ground_truth, obj_size=data.obj_size)
 
     def style(self, algorithm: str | None = None) -> tuple[str, str, str]:
         """``(colour, marker, display name)`` of the solver or one of its variants.
@@ -193,12 +198,15 @@ class StepContext:
     scoped : callable
         ``scoped(prefix, closing_tag=None)``: a writer (``add_scalar``, ``add_image``,
         ``flush``) that prints progress and logs under ``prefix`` when the run is tracked.
+    score : callable or None
+        Ground-truth metrics of an ``[N, N]`` estimate, as :meth:`Solver.given` gives them.
     """
 
     out: Path
     checkpoint: Path | None
     device: str
     scoped: Callable
+    score: Callable | None = None
 
 
 def name_style(algorithm: str) -> tuple[str, str]:

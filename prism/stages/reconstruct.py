@@ -1,13 +1,14 @@
 """The reconstruction stage: one step of any registered solver.
 
 Every solver reads the one saved measurement set, so all methods see identical arrays; a
-solver that is not a framing reference never sees the ground truth (a solver of several
-steps gets it only to score its history). Its result is written with
+solver that is not a framing reference never sees the ground truth, in one step or several
+(its history is scored through ``score``). Its result is written with
 :func:`prism.io.save_reconstruction`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from prism.core.grid import crop_object
@@ -24,7 +25,8 @@ def run_step(solver: Solver, step: str, data: MeasurementSet, settings, context:
     """
     check_step(solver, step, context.device)
     if solver.run_step is not None:
-        solver.run_step(step, data, settings, context)
+        seen, score = solver.given(data)
+        solver.run_step(step, seen, settings, dataclasses.replace(context, score=score))
         return
     progress = context.scoped("history")
     reconstruct(solver, data, settings, context.out, writer=progress)

@@ -6,9 +6,10 @@ from prism.config import NoiseConfig, PatternConfig
 from prism.core.experiment import measure
 from prism.core.operator import MeasurementSet
 from prism.io import load_reconstruction
-from prism.solvers import find, registry
+from prism.solvers import Solver, StepContext, find, registry
 from prism.solvers.epie import EPIEConfig
 from prism.stages.reconstruct import reconstruct
+from prism.stages.reconstruct import run_step as run_step_of
 
 
 def sparse_set(problem) -> MeasurementSet:
@@ -63,3 +64,17 @@ def test_only_framing_references_see_the_ground_truth(problem, tmp_path):
         settings = EPIEConfig(max_epochs=1) if solver.settings else None
         reconstruct(spying, data, settings, tmp_path / f"{name}.npz")
     assert seen == {"epie": False, "single_aperture": True}
+
+
+def test_a_solver_of_several_steps_gets_a_score_not_the_ground_truth(problem, tmp_path):
+    seen = {}
+
+    def run_step(step, data, settings, context):
+        seen[step] = (data.ground_truth is None, context.score is not None)
+
+    staged = Solver("staged", find("epie").solve, steps=("a", "b"), run_step=run_step)
+    context = StepContext(out=tmp_path / "a.pt", checkpoint=None, device="cpu", scoped=None)
+    run_step_of(staged, "a", sparse_set(problem), None, context)
+    assert seen == {"a": (True, True)}
+    with pytest.raises(ValueError, match="staged has no step 'c'; its steps: a, b"):
+        run_step_of(staged, "c", sparse_set(problem), None, context)

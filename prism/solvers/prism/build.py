@@ -42,12 +42,14 @@ def build_trainer(
     writer=None,
     progress=None,
     device: torch.device | str = "cpu",
+    score=None,
 ) -> PRISMTrainer:
     """A fresh PRISMTrainer for a measurement set and resolved settings, nothing trained yet.
 
-    ``writer`` gets each sample's record, ``progress`` a long fit's progress (see
-    :class:`~.trainer.PRISMTrainer`); ``device`` is where the decoder and the data
-    live (e.g. 'cuda').
+    ``writer`` gets each sample's record, ``progress`` a long fit's progress, ``score`` the
+    ground-truth metrics of an estimate for those records (see
+    :class:`~.trainer.PRISMTrainer`); ``device`` is where the decoder and the data live
+    (e.g. 'cuda').
     """
     model = DecoderEnsemble(data.image_size, data.obj_size, config.decoder)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optimizer.lr)
@@ -67,6 +69,7 @@ def build_trainer(
         writer=writer,
         progress=progress,
         retry=config.retry,
+        score=score,
     )
 
 
@@ -94,12 +97,12 @@ def solve(
     *,
     score=None,
 ) -> Reconstruction:
-    """Initialize, train and retry in one process (the workflow runs them as stages).
+    """Initialize, train and retry in one process (the workflow runs them as steps).
 
-    ``settings`` are resolved (:func:`resolve`). Per-sample ground-truth metrics come from
-    ``data.ground_truth`` when it is given; ``score`` is not used.
+    ``settings`` are resolved (:func:`resolve`); ``score``, when given, scores each sample's
+    record (``data.ground_truth`` does too, when the set holds one).
     """
-    trainer = build_trainer(data, settings)
+    trainer = build_trainer(data, settings, score=score)
     trainer.run_initialization(data.intensities[0], data.centers[0], data.ground_truth)
     args = (data.centers, data.intensities, data.ground_truth, data.samples_per_line_meas)
     trainer.run_progressive_training(*args)

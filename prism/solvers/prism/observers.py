@@ -1,6 +1,8 @@
-"""What watches a PRISM fit: per-sample checkpoints, a TensorBoard-style writer, a live figure.
+"""What watches a PRISM fit: checkpoints, a writer, a live figure, the ground-truth score.
 
-The trainer hands each finished sample's record to these; none of them changes the fit.
+The trainer hands each finished sample's record to these (per-sample checkpoints, a
+TensorBoard-style writer, the live figure; each record scored against the ground truth when
+one is known); none of them changes the fit.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from pathlib import Path
 
 import torch
 
+from prism.core.grid import pad_to_grid
 from prism.io import save_checkpoint
+from prism.metrics import square_scorer
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -117,3 +121,18 @@ def draw(figure, reconstruction: torch.Tensor, coverage, history: list[dict]):
     from prism.plotting import update_figure
 
     return update_figure(figure, reconstruction, coverage(), history)
+
+
+def sample_scorer(image_gt, score, operator, device):
+    """Ground-truth metrics of the object square, or None when nothing can score it.
+
+    From ``image_gt`` (the seed API's ground truth) when a call gives one, else from ``score``
+    (a function of an ``[N, N]`` estimate, what every solver is given); ``operator`` is the
+    data's :class:`~prism.core.operator.MeasurementOperator` (the grid and object sizes).
+    """
+    size = operator.obj_size
+    if image_gt is not None:
+        return square_scorer(image_gt.to(device), obj_size=size)
+    if score is None:
+        return None
+    return lambda square: score(pad_to_grid(square.reshape(size, size), operator.image_size))

@@ -32,8 +32,9 @@ STEPS = ("init", "train", "retry")
 def run_step(step: str, data: MeasurementSet, config: PrismConfig, context: StepContext) -> None:
     """Run one of :data:`STEPS` on a fresh trainer and write its file (``context.out``).
 
-    Each sample's record is logged under ``sample``, a long fit's progress under ``fit``;
-    training keeps its per-sample checkpoints in ``progress/`` beside its output.
+    Each sample's record (scored by ``context.score``) is logged under ``sample``, a long
+    fit's progress under ``fit``; training keeps its per-sample checkpoints in ``progress/``
+    beside its output.
     """
     progress, fit = context.scoped("sample"), context.scoped("fit", closing_tag="eta_s")
     trainer = build_trainer(
@@ -43,6 +44,7 @@ def run_step(step: str, data: MeasurementSet, config: PrismConfig, context: Step
         writer=progress,
         progress=fit,
         device=context.device,
+        score=context.score,
     )
     if step == "init":
         prism_initialize(data, context.out, trainer)

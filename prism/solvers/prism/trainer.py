@@ -9,12 +9,17 @@ import time
 import torch
 from torch import nn
 
-from prism.metrics import square_scorer
 from prism.solvers.prism.aggregator import TelescopeAggregator
 from prism.solvers.prism.checkpoint import restore_trainer, resume_trainer, trainer_state
 from prism.solvers.prism.fitting import Fitter, SampleFit, member_mean
 from prism.solvers.prism.losses import LossAggregator
-from prism.solvers.prism.observers import Checkpointer, FitProgress, RecordWriter, draw
+from prism.solvers.prism.observers import (
+    Checkpointer,
+    FitProgress,
+    RecordWriter,
+    draw,
+    sample_scorer,
+)
 from prism.solvers.prism.settings import RetryConfig, TrainingConfig
 
 
@@ -57,6 +62,9 @@ class PRISMTrainer:
     retry : RetryConfig, optional
         The retry's step budget (``budget_fraction``; its loss is the ``criterion`` passed
         to :meth:`retry_failed_samples`). Default: :class:`~.settings.RetryConfig`'s.
+    score : callable, optional
+        Ground-truth metrics of an ``[N, N]`` estimate, as every solver is given; scores each
+        sample's record when a call passes no ``image_gt``.
     """
 
     def __init__(
@@ -73,6 +81,7 @@ class PRISMTrainer:
         progress=None,
         progress_interval_s: float = 10.0,
         retry: RetryConfig | None = None,
+        score=None,
     ) -> None:
         if not isinstance(config, TrainingConfig):
             raise TypeError(f"`config` must be a TrainingConfig, got {type(config).__name__}")
@@ -82,7 +91,7 @@ class PRISMTrainer:
         self.scheduler = scheduler
         self.telescope_agg = telescope_agg
         self.config = config
-        self.retry = retry if retry is not None else RetryConfig()
+        self.retry, self.score = retry if retry is not None else RetryConfig(), score
         self.criterion = LossAggregator(config.loss_type)
         self.use_amp = use_amp
         self.fitter = Fitter(model, optimizer, scheduler, config, self._estimate)
@@ -91,8 +100,7 @@ class PRISMTrainer:
         self.records = RecordWriter(writer)
         self.progress = FitProgress(progress, optimizer, progress_interval_s)
         self.next_sample = 0
-        self.failed: list[dict] = []
-        self.history: list[dict] = []
+        self.failed, self.history = [], []  # failed samples' records; every sample's record
         self.stop_reason, self.steps_run = "", 0  # of the last fit; steps of every fit
         with torch.no_grad():
             self.reconstruction = member_mean(self._estimate().detach())
@@ -163,7 +171,7 @@ class PRISMTrainer:
             ``wall_time_s``, ``pattern_metadata``, ``pattern_spec``.
         """
         n = self._load_samples(sample_centers, intensities, samples_per_line_meas)
-        score = self._scorer(image_gt)
+        score = sample_scorer(image_gt, self.score, self.telescope_agg.operator, self.device)
         start = time.perf_counter()
         if self.config.schedule == "all_at_once":
             figure = self._train_all_at_once(n, intensities, score, figure)
@@ -217,10 +225,7 @@ class PRISMTrainer:
         restore_trainer(self, state)
 
     def resume(self, path: str | os.PathLike) -> dict:
-        """Load a checkpoint file written by this trainer (``weights_only=True``).
-
-        Returns the loaded state, with any extra entries its writer stored.
-        """
+        """Load a checkpoint written by this trainer (``weights_only``); returns its state."""
         return resume_trainer(self, path)
 
     def _train_progressive(self, n: int, intensities, score, figure):
@@ -276,12 +281,6 @@ class PRISMTrainer:
         for index in range(self.telescope_agg.n_measured, self.next_sample):
             self.telescope_agg.add(index, intensities[index].to(self.device))
         return n
-
-    def _scorer(self, image_gt):
-        """Ground-truth metrics of the object square, or None without a ground truth."""
-        if image_gt is None:
-            return None
-        return square_scorer(image_gt.to(self.device), obj_size=self.model.obj_size)
 
     def _record(self, index: int, fit: SampleFit, seconds: float, score) -> None:
         record = fit.record(index, seconds, self.optimizer.param_groups[0]["lr"])

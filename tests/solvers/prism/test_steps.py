@@ -1,7 +1,9 @@
+import pytest
 import torch
 
 from prism.config import NoiseConfig, PatternConfig, PhysicsConfig
 from prism.io import file_sha256, load_checkpoint
+from prism.solvers import find
 from prism.solvers.prism import build_trainer, resolve
 from prism.solvers.prism.settings import PrismConfig, TrainingConfig
 from prism.solvers.prism.steps import prism_initialize, prism_train
@@ -35,3 +37,22 @@ def test_a_damaged_progress_checkpoint_restarts_from_the_initialization(tmp_path
     clean, again = load_checkpoint(tmp_path / "a.pt"), load_checkpoint(tmp_path / "b.pt")
     assert torch.equal(clean["reconstruction_crop"], again["reconstruction_crop"])
     assert load_checkpoint(damaged / "checkpoint.pt")["next_sample"] == 3
+
+
+def test_records_are_scored_through_score_as_with_the_ground_truth(problem):
+    training = TrainingConfig(
+        schedule="progressive", steps_per_epoch=5, max_epochs=1, init_steps=5, patience=99
+    )
+    config = resolve(PrismConfig(training=training), problem.data)
+    unseen, score = find("prism").given(problem.data)
+    assert unseen.ground_truth is None and score is not None
+    with_truth = build_trainer(problem.data, config)
+    with_score = build_trainer(unseen, config, score=score)
+    for trainer, data in ((with_truth, problem.data), (with_score, unseen)):
+        trainer.run_initialization(data.intensities[0], data.centers[0], data.ground_truth)
+        trainer.run_progressive_training(
+            data.centers[:3], data.intensities[:3], data.ground_truth, 1
+        )
+    first, second = with_truth.history, with_score.history
+    assert [r["ssim"] for r in first] == pytest.approx([r["ssim"] for r in second], abs=1e-6)
+    assert len(first) == 3 and "psnr" in second[-1]
