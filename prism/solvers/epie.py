@@ -23,19 +23,10 @@ error): the mean over the last ``window`` sweeps improved on the best window by 
 ``tolerance``, relative; on noisy data, as soon as the data error of the constrained estimate
 (:func:`misfit`, one extra forward pass per sweep) is within ``discrepancy`` times the error
 the noise alone leaves (:func:`prism.core.operator.noise_floor`); else after ``max_epochs``
-sweeps. The rule's window and tolerance are the TV fit's (100 iterations,
-1e-3). Sweeps are cheap (a few ms for 32 samples on a 128 grid) and PIE fits converge slowly:
-on the calibration objects (scikit-image astronaut, coins, brick, grass, hubble_deep_field;
-N = 128, object 48 px, 16-pixel apertures at 8 and 32 Fermat points out to 48 k-px,
-noiseless, seed 0; ``max_epochs`` 100 and 3000 as variants of ``config/calibration.yaml``)
-the mean SSIM was 0.573 after 100 sweeps, the former
-fixed budget, and 0.698 under the rule (32 apertures: 0.858 and 0.958, brick 0.600 and
-0.958; 8 apertures: 0.287 and 0.439). On noiseless data the error keeps falling by more
-than the tolerance for thousands of sweeps, geometrically on dense sets (where the image
-stopped changing long before: 0.989 after 1,000 sweeps and after 3,000 on coins) and
-slowly on sparse ones, where the image wanders (brick, 8 apertures: 0.437, 0.550 and 0.512
-after 1,000, 3,000 and 10,000 sweeps): the cap of 3,000 sweeps ends most noiseless fits,
-and their ``stop_reason`` says "budget".
+sweeps. The rule's window and tolerance are the TV fit's (100 iterations, 1e-3). Sweeps are
+cheap and PIE fits converge slowly; on noiseless data the cap of ``max_epochs`` sweeps ends
+most fits (their ``stop_reason`` says "budget"). The measurements behind the defaults, on
+the calibration objects only (``config/calibration.yaml``), are in docs/calibration.md.
 """
 
 from __future__ import annotations

@@ -25,19 +25,8 @@ stops at the first weight whose data misfit is within ``discrepancy`` times the 
 (:func:`prism.core.operator.noise_floor`, the misfit the data's own noise leaves: the
 discrepancy principle); noiseless data descend the whole ladder.
 
-Defaults, chosen on calibration objects only (scikit-image astronaut, coins, brick, grass,
-hubble_deep_field; N = 256, object 64 px, 16-pixel apertures at 16 and 64 Fermat points out
-to 128 k-px, seed 0), never on the evaluation objects (moon, camera). A single fit at one
-weight (0.003 to 1.0) reached at best 0.623-0.625 mean SSIM over the ten noiseless cases
-(weight 0.3); the continuation from 3.84 reached 0.715 at 0.03, 0.725 at 0.0075 and 0.730
-at 0.0019 (16 apertures: 0.289 for the single fit, 0.462 at 0.0075; 64: 0.957 and 0.989).
-At 40 dB the mean was 0.670 / 0.674 / 0.675 / 0.675 / 0.673 at 0.03 / 0.015 / 0.0075 /
-0.0038 / 0.0019 (no weight's misfit came within 4 % of the noise floor, so the rule never
-stopped the descent), hence ``weight`` 0.0075 and ``ladder`` 9 (3.84 down to 0.0075). At
-20 dB (three cases) the best weight was 0.12 (0.512) and the bottom of the ladder gave
-0.481: the 16-aperture fits reached the floor near weight 0.24-0.48 and stopped there, the
-64-aperture ones never did. The factor 1.0 is the textbook one; 1.02 and 1.05 stopped
-earlier and lost up to 0.05 SSIM at 20 and 30 dB.
+Its defaults were chosen on the calibration objects only (``config/calibration.yaml``),
+never on the evaluation objects (moon, camera); docs/calibration.md holds the measurements.
 """
 
 from __future__ import annotations

@@ -185,20 +185,7 @@ def upsampling_depth(obj_size: int) -> int:
     cannot hold fine texture, while a wide latent under one stage fits the measured
     amplitudes with less structure and does worse too.
 
-    Chosen on the calibration objects (scikit-image astronaut, coins, brick, grass,
-    hubble_deep_field; N = 128, 16-pixel apertures at 8 and 32 Fermat points out to 48 k-px,
-    noiseless, seed 0; ``depth`` 1, 2, ... as variants of ``config/calibration.yaml`` with
-    the physics' ``obj_size`` set),
-    at two object sizes. Object 48 px: mean SSIM 0.772 with 2 stages (a 12-pixel latent),
-    0.729 with 3 and 0.670 with 4 (the former default, a 3-pixel latent); 8 apertures 0.592
-    / 0.519 / 0.427, 32 apertures 0.952 / 0.939 / 0.913; 2 stages won on every textured
-    object (brick 0.536 against 0.235 with 8 apertures) and matched or beat 4 on the smooth
-    ones; on the generated resolution target (``target``) 0.510, 0.655 and 0.577 with 1, 2
-    and 4 stages. Object 32 px: 0.787 with 2 stages (an 8-pixel latent) against 0.730 with 1
-    (16 pixels); 8 apertures 0.695 / 0.592, 32 apertures 0.879 / 0.868. A latent of 8-12
-    pixels won at both sizes; 10 lies between. At a third geometry (N = 256, object 18 px,
-    64 apertures, the target and grass) 1 stage (a 9-pixel latent) and 4 stages both
-    reached 0.994-0.997 on the target; grass 0.972 and 0.957.
+    Chosen on the calibration objects, at three geometries (docs/calibration.md).
     """
     check_positive("obj_size", obj_size, integer=True)
     return max(1, math.floor(math.log2(obj_size / LATENT_PIXELS) + 0.5))
