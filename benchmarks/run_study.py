@@ -14,7 +14,9 @@ under ``--out`` where the workflow puts them, so ``python -m prism summarize`` a
 Workers are processes with one CPU thread each; ``--gpu-workers`` of them run the
 accelerated solvers (PRISM) on CUDA, taking the most expensive jobs first, the CPU workers
 the cheapest. A job whose
-``metrics.json`` exists is skipped; ``--deadline-s`` stops starting new jobs.
+``metrics.json`` exists is skipped; ``--deadline-s`` stops starting new jobs. SIGTERM or
+Ctrl-C stops the runner and its workers (a job cut short leaves no ``metrics.json``, so it
+runs again next time).
 
     python benchmarks/run_study.py config/ablation.yaml --out /tmp/ablation \\
         --set seeds=[0] --cpu-workers 12 --gpu-workers 4 --deadline-s 500
@@ -26,6 +28,7 @@ import argparse
 import json
 import multiprocessing
 import queue
+import signal
 import sys
 import time
 from pathlib import Path
@@ -51,6 +54,7 @@ from prism.study import (  # noqa: E402
 )
 
 SCHEMA = Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"
+STOP_TIMEOUT_S = 30  # a worker still alive this long after SIGTERM is killed
 
 
 def load_study(path: Path, overrides: list[str]) -> dict:
@@ -91,8 +95,8 @@ def cost(config: dict, job: dict) -> tuple:
     return job["seed"], job["n_samples"], noises.index(job["noise"]), pattern.points_per_sample
 
 
-def _worker(config, root, mine, others, device, deadline, done) -> None:
-    while time.time() < deadline:
+def _worker(config, root, mine, others, device, deadline, done, stop) -> None:
+    while time.time() < deadline and not stop.is_set():
         try:
             job = mine.get_nowait()
         except queue.Empty:
@@ -106,6 +110,8 @@ def _worker(config, root, mine, others, device, deadline, done) -> None:
                 prism_stage(command)
             status = f"{time.perf_counter() - began:.0f} s"
         except (Exception, SystemExit) as error:  # one broken job must not stop the grid
+            if stop.is_set():  # the runner is stopping: so does this worker, now
+                return
             status = f"FAILED: {error!r}"
         done.put(f"{device} {job} {status}")
 
@@ -129,6 +135,7 @@ def main() -> None:
     print(f"{len(grid)} jobs, {len(todo)} to run", flush=True)
     context = multiprocessing.get_context("spawn")
     cheap, costly, done = context.Queue(), context.Queue(), context.Queue()
+    stop = context.Event()
     split = len(todo) if not args.gpu_workers else len(todo) // 2
     for job in todo[:split]:
         cheap.put(job)
@@ -137,19 +144,38 @@ def main() -> None:
     workers = [(cheap, costly, "cpu")] * args.cpu_workers
     workers += [(costly, cheap, "cuda")] * args.gpu_workers
     processes = [
-        context.Process(target=_worker, args=(config, args.out, a, b, d, deadline, done))
+        context.Process(target=_worker, args=(config, args.out, a, b, d, deadline, done, stop))
         for a, b, d in workers
     ]
+    signal.signal(signal.SIGTERM, _stopped)
     for process in processes:
         process.start()
-    for finished in range(1, len(todo) + 1):
+    try:
+        _report(processes, done, len(todo))
+    finally:  # SIGTERM, Ctrl-C or the end: no worker outlives the runner
+        stop.set()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(STOP_TIMEOUT_S)
+            if process.is_alive():
+                process.kill()
+
+
+def _report(processes, done, total: int) -> None:
+    """Print each finished job; exit when every worker is gone before the grid is done."""
+    for finished in range(1, total + 1):
         while True:
             try:
-                print(f"[{finished}/{len(todo)}] {done.get(timeout=5)}", flush=True)
+                print(f"[{finished}/{total}] {done.get(timeout=5)}", flush=True)
                 break
             except queue.Empty:
                 if not any(process.is_alive() for process in processes):
-                    sys.exit(f"stopped with {finished - 1} of {len(todo)} jobs done")
+                    sys.exit(f"stopped with {finished - 1} of {total} jobs done")
+
+
+def _stopped(signum, frame) -> None:
+    raise SystemExit(f"stopped by signal {signum}; the workers are stopped too")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ UI still follows a long fit. A tracking fault can then neither fail nor slow a j
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -68,9 +69,24 @@ class Journal:
         return Journal(self.path, f"{self.prefix}{prefix}/")
 
     def write(self, event: dict) -> None:
-        """Append one event (a complete line: the collector reads only whole lines)."""
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(event | {"t": int(time.time() * 1000)}) + "\n")
+        """Append one event as one whole line, or nothing.
+
+        The line goes out in one ``os.write`` on an ``O_APPEND`` descriptor; when the disk
+        takes only part of it (full disk), the journal is cut back to where it was and the
+        error raised, so no later event is ever glued to a torn line.
+        """
+        line = (json.dumps(event | {"t": int(time.time() * 1000)}) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                if os.write(fd, line) != len(line):
+                    raise OSError(errno.ENOSPC, f"no space left on device: {self.path}")
+            except OSError:
+                os.ftruncate(fd, size)
+                raise
+        finally:
+            os.close(fd)
 
     def add_scalar(self, tag: str, value: float, step: int) -> None:
         """Log a metric at a step."""
@@ -150,7 +166,9 @@ def journaled_run(
 def read_events(path: str | os.PathLike, offset: int) -> tuple[list[tuple[int, dict]], int]:
     """The whole event lines of a journal from byte ``offset``: ``[(end offset, event)]``.
 
-    A last line still being written (no newline yet) is left for the next read.
+    A last line still being written (no newline yet) is left for the next read. A whole line
+    that is not an event (a torn write) becomes ``{"e": "unreadable", "line": <its start>}``,
+    so that the reader can skip and count it and read on.
     """
     with open(path, "rb") as handle:
         handle.seek(offset)
@@ -159,6 +177,12 @@ def read_events(path: str | os.PathLike, offset: int) -> tuple[list[tuple[int, d
     for line in data.splitlines(keepends=True):
         if not line.endswith(b"\n"):
             break
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = {"e": "unreadable", "line": line[:80].decode(errors="replace")}
+        if not isinstance(event, dict) or "e" not in event:
+            event = {"e": "unreadable", "line": line[:80].decode(errors="replace")}
         position += len(line)
-        events.append((position, json.loads(line)))
+        events.append((position, event))
     return events, position

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from prism.journal import journal_dir, journaled_run, read_events
+from prism.journal import Journal, journal_dir, journaled_run, read_events
 from prism.tracking import finish_study, start_study
-from prism.tracking.collector import Collector, owner_tag, workdir_tag
+from prism.tracking.collector import Collector, _close, owner_tag, workdir_tag
 
 KEY = {"object": "moon", "pattern": "p", "n_samples": 3, "noise": "z", "seed": 0}
 RECONSTRUCTION = KEY | {"algorithm": "tv"}
@@ -179,3 +179,77 @@ def test_a_record_without_an_owner_host_is_left_alone(study, tmp_path):
     old.write_text(json.dumps({"owner": os.getpid() + 10**6, "parent_run_id": "x"}))
     _run_a_new_study(tmp_path)
     assert journal_dir(old).exists()  # not closed: its owner's host is unknown
+
+
+def test_a_torn_line_is_skipped_and_counted_and_the_rest_replayed(study, capsys):
+    client, record, _ = study
+    with journaled_run(record, wildcards=KEY, stage="r", params={}) as journal:
+        journal.log_metrics({"before": 1.0})
+        with open(journal.path, "a") as handle:  # what a full disk left in a study's journal
+            handle.write('{"e": "metric", "k": "fit/a_rath{"e": "close", "status": "FAILED"}\n')
+        journal.log_metrics({"after": 2.0})
+    collector = Collector(record)
+    assert collector.drain(final=True) == 4 and collector.complete  # open, 2 metrics, close
+    assert "unreadable line skipped (1 so far)" in capsys.readouterr().err
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("unit").experiment_id], "tags.`prism.kind` = 'data'"
+    )
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics == {"before": 1.0, "after": 2.0}
+
+
+def test_an_event_the_disk_takes_only_part_of_leaves_no_torn_line(tmp_path, monkeypatch):
+    journal = Journal(tmp_path / "j.jsonl")
+    journal.log_metrics({"first": 1.0})
+    before = journal.path.read_bytes()
+    real_write = os.write
+    monkeypatch.setattr("prism.journal.os.write", lambda fd, data: real_write(fd, data[:10]))
+    with pytest.raises(OSError, match="no space left on device"):
+        journal.log_metrics({"second": 2.0})
+    assert journal.path.read_bytes() == before  # cut back: the torn part is gone
+    monkeypatch.undo()
+    journal.log_metrics({"third": 3.0})
+    events = [event["k"] for _, event in read_events(journal.path, 0)[0]]
+    assert events == ["first", "third"]
+
+
+def test_journals_a_dead_study_could_not_replay_are_kept(study, monkeypatch, capsys):
+    _, record, _ = study
+    with journaled_run(record, wildcards=KEY, stage="r", params={}) as journal:
+        journal.log_metrics({"m": 1.0})
+
+    def store_gone(self, *, final=False):
+        raise RuntimeError("No Experiment with id=1")
+
+    monkeypatch.setattr(Collector, "drain", store_gone)
+    _close(record)
+    assert "they are kept" in capsys.readouterr().err
+    assert list(journal_dir(record).glob("*.jsonl"))  # nothing lost
+    monkeypatch.undo()
+    _close(record)  # the store is back: replayed, then deleted
+    assert not journal_dir(record).exists()
+
+
+def test_a_study_runs_in_a_folder_whose_name_holds_an_apostrophe(tmp_path, monkeypatch):
+    folder = tmp_path / "o'brien" / "prism"
+    folder.mkdir(parents=True)
+    monkeypatch.chdir(folder)
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    experiment = client.create_experiment("unit")
+    tags = workdir_tag() | {"prism.kind": "study", "prism.owner": owner_tag(ended.pid)}
+    stale = client.create_run(experiment, tags=tags).info.run_id  # a killed study's run
+    for attempt in ("first", "second"):
+        record = folder / f".prism/studies/{attempt}/study.json"
+        record.parent.mkdir(parents=True)
+        uri = f"sqlite:///{folder / 'mlflow.db'}"
+        start_study(record, uri=uri, experiment="unit", config={}, owner=os.getpid())
+        with journaled_run(record, wildcards=RECONSTRUCTION, stage="r", params={}) as journal:
+            journal.log_metrics({"ssim": 0.5})
+        finish_study(record, "FINISHED")
+    assert client.get_run(stale).info.status == "FAILED"
+    query = "tags.`prism.kind` = 'reconstruction'"
+    second, first = client.search_runs([experiment], query, order_by=["attributes.start_time DESC"])
+    assert second.data.tags["prism.previous_attempt"] == first.info.run_id
+    assert second.data.tags["prism.workdir"] == str(folder.resolve())

@@ -184,10 +184,14 @@ def _fail_stale_runs(client: MlflowClient, experiment_id: str) -> None:
     the study's ``prism.owner`` tag, read from the store, so an invocation that started a
     moment ago and has not written its record yet is recognised as live.
     """
-    workdir = workdir_tag()["prism.workdir"]
-    query = f"attributes.status = 'RUNNING' and tags.`prism.workdir` = '{workdir}'"
+    workdir = workdir_tag()["prism.workdir"]  # compared here: a path may hold any character
     owners: dict[str, str] = {}
-    for run in client.search_runs([experiment_id], filter_string=query, max_results=1000):
+    running = client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    for run in running:
+        if run.data.tags.get("prism.workdir") != workdir:
+            continue
         study = run.data.tags.get("mlflow.parentRunId", run.info.run_id)
         if study not in owners:
             owners[study] = client.get_run(study).data.tags.get("prism.owner", "")

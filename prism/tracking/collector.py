@@ -116,6 +116,14 @@ class Collector:
         events, _ = read_events(path, entry["offset"])
         replayed = 0
         for group in _groups(events):
+            if group[0][1]["e"] == "unreadable":  # a torn line: skipped, counted, read on
+                entry["unreadable"] = entry.get("unreadable", 0) + 1
+                line = group[0][1]["line"]
+                _warn(
+                    f"{path.name}: unreadable line skipped ({entry['unreadable']} so far): {line!r}"
+                )
+                entry["offset"] = group[-1][0]
+                continue
             try:
                 self._apply(entry, [event for _, event in group])
             except Exception as error:  # the store is busy or refuses the event
@@ -303,12 +311,19 @@ def close_abandoned(studies: str | os.PathLike, keep: str | os.PathLike) -> None
 
 
 def _close(record_path: Path) -> None:
+    """Replay a dead study's journals; they are deleted only once every event is replayed."""
     stop_collector(record_path)
+    collector = Collector(record_path)
     try:
-        Collector(record_path).drain(final=True)
+        collector.drain(final=True)
     except Exception as error:  # that study's store may be gone: its runs stay as they are
-        _warn(f"the journals of {record_path} could not be replayed: {error}")
-    shutil.rmtree(journal_dir(record_path), ignore_errors=True)  # one more chance was given
+        _warn(
+            f"the journals of {record_path} could not be replayed ({error}); they are kept "
+            f"for the next study started in this folder to replay"
+        )
+        return
+    if collector.complete:
+        shutil.rmtree(journal_dir(record_path), ignore_errors=True)
 
 
 def _find_or_create(client: MlflowClient, record: dict, event: dict) -> str:
@@ -320,14 +335,14 @@ def _find_or_create(client: MlflowClient, record: dict, event: dict) -> str:
     if found:
         return found[0].info.run_id
     tags = {"prism.key": key, "prism.kind": kind, "mlflow.parentRunId": parent} | workdir_tag()
-    same = f"tags.`prism.key` = '{key}' and tags.`prism.workdir` = '{tags['prism.workdir']}'"
-    earlier = client.search_runs(
+    earlier = client.search_runs(  # the working folder is compared here: it may hold any character
         [record["experiment_id"]],
-        filter_string=same,
+        filter_string=f"tags.`prism.key` = '{key}'",
         order_by=["attributes.start_time DESC"],
-        max_results=1,
+        max_results=1000,
     )
-    if earlier:
-        tags["prism.previous_attempt"] = earlier[0].info.run_id
+    here = [run for run in earlier if run.data.tags.get("prism.workdir") == tags["prism.workdir"]]
+    if here:
+        tags["prism.previous_attempt"] = here[0].info.run_id
     run = client.create_run(record["experiment_id"], event["t"], tags=tags, run_name=key)
     return run.info.run_id
