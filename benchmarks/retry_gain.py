@@ -29,8 +29,7 @@ from prism.metrics import evaluate
 def job_seconds(study: Path, run: Path) -> float:
     """Wall seconds of the retry job of one PRISM run (Snakemake's benchmark file)."""
     obj, key, algorithm = run.parts[-3:]
-    variant = algorithm.removeprefix("prism-")
-    path = study / f"logs/benchmarks/prism_retry/{obj}/{key}-{variant}.tsv"
+    path = study / f"logs/benchmarks/prism_retry/{obj}/{key}-{algorithm}.tsv"
     with open(path, newline="") as handle:
         return float(next(csv.DictReader(handle, delimiter="\t"))["s"])
 

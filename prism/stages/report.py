@@ -223,20 +223,18 @@ def coverage_maps(frame: pd.DataFrame) -> list:
 
 
 def learning_curves(frame: pd.DataFrame) -> list:
-    """Histories of the methods that are neither classical nor framing references.
+    """Per-sample histories (an ``index`` column: PRISM's), per object and aperture count.
 
-    PRISM's per-sample records, per object and number of apertures (first seed).
+    The first seed's; a method whose history is not per sample (a classical solver's is per
+    sweep or per weight) has no learning curve here.
     """
     cases = _first_cases(frame)
-    cases = cases[
-        cases["algorithm"].map(lambda name: not (find(name).classical or find(name).reference))
-    ]
     curves = []
     for (obj, n), case in cases.groupby(["object", "n_samples"], sort=True):
         for algorithm in figures.ordered(case["algorithm"]):
             path = case[case["algorithm"] == algorithm]["reconstruction"].iloc[0]
             history = load_reconstruction(path)["history"]
-            if history:
+            if "index" in history:
                 curves.append((f"{obj}, {n} apertures", algorithm, history))
     return curves
 

@@ -103,8 +103,7 @@ def test_figures_are_paper_sized_and_the_report_holds_them(tiny_study, tmp_path,
         "k-space coverage",
         "per-sample learning curves",
         "Wall time per reconstruction",
-        "SSIM gain over constrained ePIE",
-        "SSIM gain of every method over the strongest classical method",
+        "SSIM gain of every method over the study's baseline",
         "Every method per case",
     ):
         assert caption in text
@@ -171,7 +170,9 @@ def test_the_study_run_holds_its_config_results_and_headline_metrics(tiny_study)
     assert params["methods.prism.training.steps_per_epoch"] == str(steps)
     run_id = study.info.run_id
     logged = json.loads(Path(client.download_artifacts(run_id, "config.json")).read_text())
-    assert logged == config | {"mlflow": logged["mlflow"]}  # the schema adds mlflow defaults
+    defaults = {key: logged[key] for key in ("mlflow", "baseline", "calibration")}
+    assert logged == config | defaults  # the schema adds these keys' defaults
+    assert (logged["baseline"], logged["calibration"]) == ("best", False)
     assert logged["mlflow"]["experiment"] == config["mlflow"]["experiment"]
     results = {Path(f.path).name for f in client.list_artifacts(run_id, "results")}
     assert {
@@ -223,9 +224,8 @@ def test_prism_run_has_per_sample_curves_params_and_checkpoints(tiny_study):
     assert run.data.params["prism.decoder.seed"] == run.data.params["study.seed"]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"checkpoints", "reconstruction.npz", "reconstruction.png", "images"} <= artifacts
-    assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoints")] == [
-        "checkpoints/train.pt"
-    ]
+    checkpoints = client.list_artifacts(run.info.run_id, "checkpoints")
+    assert [a.path for a in checkpoints] == ["checkpoints/init.pt", "checkpoints/train.pt"]
 
 
 def test_every_algorithm_read_the_same_measurement_file(tiny_study):

@@ -48,8 +48,12 @@ def job(wildcards):
 
 
 def command(make):
-    """A params function: the job's `python -m prism` arguments from prism.study, quoted."""
-    return lambda wildcards, input: shlex.join(make(job(wildcards), input))
+    """A params function: the job's `python -m prism` arguments from prism.study, quoted.
+
+    A function of the wildcards only: Snakemake records (and reruns a job on a change of) only
+    params that are not derived from the input.
+    """
+    return lambda wildcards: shlex.join(make(job(wildcards)))
 
 
 def image_source(wildcards):
@@ -58,9 +62,10 @@ def image_source(wildcards):
     return [str(found)] if found else []
 
 
-def image_argument(job, input):
-    """The prepare command's source: the user's image file, or the built-in's name."""
-    return input[0] if len(input) else job["object"]
+def image_argument(job):
+    """The prepare command's source: the user's image file (data/raw/), or the built-in's name."""
+    found = image_file(job["object"])
+    return str(found) if found else job["object"]
 
 
 def study_metrics():

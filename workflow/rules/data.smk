@@ -7,7 +7,7 @@ rule prepare:
     output:
         PREPARED,
     params:
-        command=command(lambda job, input: prepare_command(config, job, image_argument(job, input))),
+        command=command(lambda job: prepare_command(config, job, image_argument(job))),
         content=lambda w: source_hash(w.object),
         code=stage_code("prepare"),
     log:
@@ -25,7 +25,7 @@ rule simulate:
     output:
         MEASUREMENTS,
     params:
-        command=command(lambda job, input: simulate_command(config, job)),
+        command=command(lambda job: simulate_command(config, job)),
         code=stage_code("simulate"),
     log:
         f"logs/simulate/{{object}}/{DATA_KEY}.log",

@@ -11,7 +11,7 @@ rule evaluate:
         metrics=f"{RUN_DIR}/metrics.json",
         image=f"{RUN_DIR}/reconstruction.png",
     params:
-        command=command(lambda job, input: job_commands(config, job)[-1]),
+        command=command(lambda job: job_commands(config, job)[-1]),
         code=stage_code("evaluate"),
     log:
         f"logs/evaluate/{{object}}/{DATA_KEY}-{{algorithm}}.log",
@@ -40,6 +40,7 @@ rule summarize:
         metrics="metrics/study.json",
         scores_csv="metrics/scores.csv",
     params:
+        baseline=BASELINE,
         code=stage_code("summarize"),
     log:
         "logs/summarize.log",
@@ -47,5 +48,5 @@ rule summarize:
         "logs/benchmarks/summarize.tsv"
     threads: 1
     shell:
-        "python -m prism summarize --metrics {input} --out-dir results --baseline {BASELINE}"
+        "python -m prism summarize --metrics {input} --out-dir results --baseline {params.baseline}"
         " --out-metrics {output.metrics} --out-curves {output.scores_csv} > {log} 2>&1"

@@ -4,7 +4,7 @@
 
 
 def step_rule_command(index):
-    return command(lambda job, input: job_commands(config, job)[index])
+    return command(lambda job: job_commands(config, job)[index])
 
 
 for solver in registry().values():
