@@ -253,3 +253,29 @@ def test_a_study_runs_in_a_folder_whose_name_holds_an_apostrophe(tmp_path, monke
     second, first = client.search_runs([experiment], query, order_by=["attributes.start_time DESC"])
     assert second.data.tags["prism.previous_attempt"] == first.info.run_id
     assert second.data.tags["prism.workdir"] == str(folder.resolve())
+
+
+DRAIN_SIX_TIMES = """
+import sys
+from prism.tracking import collector
+collector.GIVE_UP_S = 0.0
+drains = collector.Collector(sys.argv[1])
+for _ in range(6):  # more than enough attempts to skip an event the store refuses
+    drains.drain()
+"""
+
+
+def test_a_store_that_lost_the_study_skips_nothing_and_fails_no_job(study):
+    _, record, _ = study
+    with journaled_run(record, wildcards=KEY, stage="r", params={}) as journal:
+        journal.log_metrics({"m": 1.0})
+    (record.parent.parent / "mlflow.db").unlink()  # deleted mid-study
+    # New processes (the collector, the study's finish) open a fresh, empty store.
+    drain = [sys.executable, "-c", DRAIN_SIX_TIMES, str(record)]
+    done = subprocess.run(drain, capture_output=True, text=True, timeout=120)
+    assert "no longer holds this study's run" in done.stderr and "skipped" not in done.stderr
+    finish = [sys.executable, "-m", "prism", "study-finish", "--record", str(record)]
+    done = subprocess.run([*finish, "--status", "FINISHED"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "the journals in" in done.stderr
+    assert list(journal_dir(record).glob("*.jsonl"))  # nothing lost

@@ -207,7 +207,9 @@ def finish_study(
     """Stop the collector, replay the rest of the journals, close the study's parent run.
 
     Runs of stages that never ended (killed) are marked FAILED and tagged ``prism.killed``.
-    With ``results`` (the study's results folder), a FINISHED study's run also gets the
+    When the store no longer holds the study's run (its database deleted mid-study), this
+    says so and keeps the journals, and the study's jobs still count as done. With
+    ``results`` (the study's results folder), a FINISHED study's run also gets the
     tables and figures written there since the study started (a rerun that only built some
     reconstructions leaves the older summary out) and, from ``methods.csv``, its headline
     metrics (:func:`study_metrics`).
@@ -215,6 +217,8 @@ def finish_study(
     record = json.loads(Path(record_path).read_text())
     stop_collector(record_path)
     collector = Collector(record_path)
+    if collector.study_lost():  # the jobs' work is done and kept: this is not their failure
+        return
     collector.drain(final=True)
     if collector.complete:  # else the journals stay for the next study to replay
         shutil.rmtree(journal_dir(record_path), ignore_errors=True)

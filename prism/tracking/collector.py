@@ -59,6 +59,7 @@ class Collector:
         self.record = json.loads(Path(record_path).read_text())
         self.folder = journal_dir(record_path)
         self.client = MlflowClient(self.record["uri"])
+        self.lost = False  # set once the store is found not to hold the study (study_lost)
 
     def drain(self, *, final: bool = False) -> int:
         """Replay every journal's new events; return how many.
@@ -87,7 +88,7 @@ class Collector:
     def _drain(self, state: dict, final: bool) -> int:
         replayed, pending = self._pass(state)
         deadline = time.monotonic() + FINAL_WAIT_S
-        while final and pending and time.monotonic() < deadline:
+        while final and pending and not self.lost and time.monotonic() < deadline:
             time.sleep(POLL_S)
             more, pending = self._pass(state)
             replayed += more
@@ -127,7 +128,7 @@ class Collector:
             try:
                 self._apply(entry, [event for _, event in group])
             except Exception as error:  # the store is busy or refuses the event
-                if not _gives_up(path, entry, error):
+                if self.study_lost() or not _gives_up(path, entry, error):
                     return replayed, False
             else:
                 entry["errors"] = 0
@@ -135,6 +136,25 @@ class Collector:
             entry["offset"] = group[-1][0]
             replayed += len(group)
         return replayed, True
+
+    def study_lost(self) -> bool:
+        """Whether the store no longer holds the study's run (its database deleted or replaced).
+
+        Then no event is skipped: the journals wait, whole, for a store that holds the study
+        (warned once per collector).
+        """
+        try:
+            self.client.get_run(self.record["parent_run_id"])
+        except Exception:
+            if not self.lost:
+                self.lost = True
+                _warn(
+                    f"the tracking store {self.record['uri']} no longer holds this study's run "
+                    f"{self.record['parent_run_id']} (was its database deleted or replaced?); "
+                    f"nothing is replayed, and the journals in {self.folder} are kept"
+                )
+            return True
+        return False
 
     def _apply(self, entry: dict, events: list[dict]) -> None:
         event, run_id = events[0], entry["run_id"]
