@@ -8,9 +8,10 @@ measured at 9 points each, noiseless (seed 0). PRISM: the default decoder and se
 ``--decoder transposed --channels 1024`` trains the reference-shaped decoder instead.
 ePIE: ``EPIEConfig()`` defaults (its stopping rule, at most 3,000 sweeps) on the same data.
 
-The stages run as the workflow runs them, each on files in a temporary folder and each PRISM
-stage with a fresh trainer: ``prepare`` -> ``simulate`` -> ``prism_initialize`` ->
-``prism_train`` -> ``prism_retry``, then ePIE (always on CPU: it has no device option);
+The stages run as the workflow runs them, each on files in a temporary folder: ``prepare``
+-> ``simulate`` -> PRISM's steps (init, train, retry; each through
+:func:`prism.stages.reconstruct.run_step` with a fresh trainer, as ``python -m prism
+reconstruct --step`` runs them), then ePIE (always on CPU: it is not accelerated);
 both reconstructions are scored with ``prism.metrics.evaluate``. Progress goes to stderr, one
 line per sample; the summary (wall time by phase, failed samples, SSIM/PSNR, peak memory) to
 stdout.
@@ -47,13 +48,14 @@ from common import (
 
 from prism.cli import ProgressPrinter
 from prism.config import NoiseConfig, PatternConfig, PhysicsConfig
+from prism.io import load_checkpoint, load_reconstruction
 from prism.metrics import evaluate
-from prism.solvers import find
+from prism.solvers import StepContext, find
 from prism.solvers.epie import EPIEConfig
-from prism.solvers.prism import build_trainer, resolve
+from prism.solvers.prism import resolve
 from prism.solvers.prism.settings import DecoderConfig, PrismConfig, TrainingConfig
 from prism.stages import data as data_stages
-from prism.stages import prism, reconstruct
+from prism.stages.reconstruct import reconstruct, run_step
 
 PHYSICS = PhysicsConfig(image_size=IMAGE_SIZE, obj_size=OBJ_SIZE, sample_diameter=SAMPLE_DIAMETER)
 PATTERN = PatternConfig(
@@ -89,30 +91,27 @@ def run(args: argparse.Namespace, folder: Path, device: torch.device) -> dict:
     decoder = DecoderConfig(kind=args.decoder, channels=args.channels)
     config = PrismConfig(decoder=decoder, training=training)
     config = resolve(config, measurements)
-    prism.prism_initialize(
-        measurements,
-        folder / "init.pt",
-        build_trainer(measurements, config, device=device),
-    )
-    lap("initialize")
-    progress = ProgressPrinter("sample")
-    options = {"log_dir": folder / "progress", "writer": progress}
-    trainer = build_trainer(measurements, config, device=device, **options)
-    result = prism.prism_train(measurements, folder / "init.pt", folder / "train.pt", trainer)
-    progress.flush()
-    lap("train")
-    trainer = build_trainer(measurements, config, device=device)
-    recovered = prism.prism_retry(
-        measurements, folder / "train.pt", folder / "prism.npz", trainer, config
-    )
-    lap("retry")
+    solver, files = find("prism"), {"init": "init.pt", "train": "train.pt", "retry": "prism.npz"}
+    checkpoint = None
+    for step in solver.steps:  # the workflow's steps, as `python -m prism reconstruct` runs them
+        context = StepContext(
+            out=folder / files[step],
+            checkpoint=checkpoint,
+            device=str(device),
+            scoped=lambda prefix, closing_tag=None: ProgressPrinter(prefix, None, closing_tag),
+        )
+        run_step(solver, step, measurements, config, context)
+        checkpoint = context.out
+        lap("initialize" if step == "init" else step)
+    failed = [record["index"] for record in load_checkpoint(folder / "train.pt")["failed"]]
+    left = load_reconstruction(folder / "prism.npz")["failed_samples"]
     epie = find("epie")
     epie_config = epie.resolved(EPIEConfig(), measurements)
-    epie_result = reconstruct.reconstruct(epie, measurements, epie_config, folder / "epie.npz")
+    epie_result = reconstruct(epie, measurements, epie_config, folder / "epie.npz")
     lap("epie")
     scores = {
         name: evaluate(
-            reconstruct.load_reconstruction(folder / f"{name}.npz")["reconstruction"],
+            load_reconstruction(folder / f"{name}.npz")["reconstruction"],
             measurements.ground_truth,
             obj_size=OBJ_SIZE,
         )
@@ -120,9 +119,9 @@ def run(args: argparse.Namespace, folder: Path, device: torch.device) -> dict:
     }
     return {
         "times": times,
-        "failed_after_training": [record["index"] for record in result["failed"]],
-        "recovered": recovered,
-        "failed": [record["index"] for record in trainer.failed],
+        "failed_after_training": failed,
+        "recovered": len(failed) - left,
+        "failed_at_the_end": left,
         "scores": scores,
         "config": config,
         "epie_sweeps": f"{epie_result.steps} sweeps, {epie_result.stop_reason}",
@@ -136,9 +135,10 @@ def report(outcome: dict, device: torch.device) -> None:
     print("wall time by phase (s): " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()))
     print(f"PRISM (initialize + train + retry): {prism_s:.1f} s = {prism_s / 60:.1f} min")
     print(f"total: {sum(times.values()):.1f} s = {sum(times.values()) / 60:.1f} min")
-    failed, final = outcome["failed_after_training"], outcome["failed"]
+    failed = outcome["failed_after_training"]
     print(f"failed samples after training: {len(failed)} {failed}")
-    print(f"recovered by retry: {outcome['recovered']}; failed at the end: {len(final)} {final}")
+    left = outcome["failed_at_the_end"]
+    print(f"recovered by retry: {outcome['recovered']}; failed at the end: {left}")
     for name, label in (("prism", "PRISM"), ("epie", f"ePIE ({outcome['epie_sweeps']})")):
         score = outcome["scores"][name]
         print(f"{label}: SSIM {score.ssim:.4f}, PSNR {score.psnr:.2f} dB")
