@@ -4,7 +4,7 @@ import os
 
 from snakemake.utils import min_version, validate
 
-from prism.study import check_study
+from prism.study import check_no_aliases, check_study
 
 min_version("9.0")
 
@@ -15,6 +15,7 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 configfile: "config/config.yaml"
 
 
+check_no_aliases(config)  # before the schema, whose messages would expand an alias bomb
 validate(config, "workflow/schemas/config.schema.yaml")
 check_study(config)  # cross-field checks: sizes fit the grid, names defined, algorithms registered
 

@@ -46,6 +46,7 @@ from prism.study import (  # noqa: E402
     MEASUREMENTS,
     METRICS,
     PREPARED,
+    check_no_aliases,
     check_study,
     job_commands,
     jobs,
@@ -63,6 +64,7 @@ def load_study(path: Path, overrides: list[str]) -> dict:
     for item in overrides:
         key, value = item.split("=", 1)
         config[key] = json.loads(value)
+    check_no_aliases(config)
     try:
         from snakemake.utils import validate
     except ImportError:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import re
 from functools import cache
 from pathlib import Path
 
@@ -35,6 +36,7 @@ KEYS = tuple(GRID.values())
 # The objects every table reports: a calibration study (`calibration: true`) may not use them,
 # so that no default is chosen on the images it is judged on.
 EVALUATION_OBJECTS = ("moon", "camera")
+OBJECT_NAME = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*")  # no path, no "..", no leading dot
 # The one path scheme (format templates; the workflow's rules use them as wildcard patterns).
 DATA_KEY = "{pattern}-n{n_samples}-{noise}-s{seed}"
 PREPARED = "data/prepared/{object}.npz"
@@ -219,6 +221,36 @@ def stage_code(stage: str, algorithm: str | None = None) -> str:
     return code_identity(stage_modules(stage, algorithm), leaves=COMMAND_LINE)
 
 
+def check_no_aliases(config, path: str = "config") -> None:
+    """Refuse a config in which one mapping or list appears twice (a YAML alias).
+
+    Run before the schema: an alias costs nothing to load, but every reader that walks the
+    config (the schema's messages, the study record's JSON) expands it, and a few nested
+    aliases (a "billion laughs" file) expand to gigabytes. A study config has no use for them.
+
+    Raises
+    ------
+    ValueError
+        Naming where the repeated part is.
+    """
+    seen: set[int] = set()
+
+    def visit(node, where: str) -> None:
+        if not isinstance(node, dict | list):
+            return
+        if id(node) in seen:
+            raise ValueError(
+                f"{where} repeats a part of the config (a YAML alias, `*name`); write it out "
+                f"instead: a study config may not use aliases"
+            )
+        seen.add(id(node))
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, value in items:
+            visit(value, f"{where}.{key}")
+
+    visit(config, path)
+
+
 def check_study(config: dict) -> None:
     """Check a workflow config beyond its schema, before any job runs.
 
@@ -235,6 +267,13 @@ def check_study(config: dict) -> None:
     ValueError
         Naming the setting, the value received and what is allowed.
     """
+    for name in config.get("objects", []):
+        if not OBJECT_NAME.fullmatch(str(name)):
+            raise ValueError(
+                f"object {name!r}: an object is a built-in image or the stem of a file in "
+                f"data/raw/ (letters, digits and _, with inner dots), so that its results stay "
+                f"in results/<object>/"
+            )
     physics = from_mapping(PhysicsConfig, config.get("physics"), "physics")
     for key, kind, models, builder in (
         ("noise", "noise", "noise_models", NoiseConfig),

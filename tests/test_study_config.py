@@ -14,7 +14,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
-from prism.study import algorithm_settings, check_study
+from prism.study import algorithm_settings, check_no_aliases, check_study
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
@@ -85,6 +85,9 @@ BAD_CONFIGS = [
         "camera, got moon in `objects`",
     ),
     ({"baseline": "hio"}, "`baseline` must be best (each case's strongest classical method)"),
+    ({"objects": [".."]}, "object '..': an object is a built-in image or the stem of a file"),
+    ({"objects": ["../m51"]}, "'../m51' does not match"),  # the schema: no path
+    ({"objects": [".m51"]}, "object '.m51': an object is a built-in image"),
     (
         {"methods": {"prism": {"training": {"loss_type": "huber"}}}},
         "'huber' is not one of ['l1', 'l2', 'ssim']",
@@ -109,6 +112,7 @@ def study(override: dict) -> dict:
 
 def check(config: dict) -> None:
     """What the Snakefile runs on its config before any job."""
+    check_no_aliases(config)
     validate(config, SCHEMA)  # fills the schema's defaults; raises WorkflowError
     check_study(config)  # raises ValueError
 
@@ -153,3 +157,25 @@ def test_bad_config_is_refused(override, message):
     # message is in the WorkflowError's text and in its context); check_study's a ValueError.
     assert isinstance(excinfo.value, WorkflowError | ValueError), chain_text(excinfo.value)
     assert message in chain_text(excinfo.value)
+
+
+ALIASED = """
+objects: [moon]
+n_samples: &counts [3, 5]
+seeds: *counts
+"""
+BOMB = "laughs: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"l{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 9)}]\n" for k in range(1, 10)
+)  # 9**10 strings once expanded, a few hundred bytes as written
+
+
+def test_a_config_with_yaml_aliases_is_refused_before_the_schema():
+    with pytest.raises(ValueError, match=r"config.seeds repeats a part of the config"):
+        check_no_aliases(yaml.safe_load(ALIASED))
+    bomb = yaml.safe_load(BOMB)
+    with pytest.raises(ValueError, match="a study config may not use aliases"):
+        check_no_aliases(bomb)  # found at the first repeat, without expanding anything
+    nested = {"methods": {"prism": {"optimizer": {"scheduler_options": bomb}}}}
+    with pytest.raises(ValueError, match=r"config.methods.prism.optimizer.scheduler_options"):
+        check_no_aliases(nested)
+    check_no_aliases(yaml.safe_load((REPO / "config/config.yaml").read_text()))

@@ -45,3 +45,16 @@ def test_an_ambiguous_image_stops_the_workflow_before_any_job(tmp_path, workflow
         "'m51' has several image files in data/raw: m51.png, m51.tif" in done.stdout + done.stderr
     )
     assert not (workdir / "logs").exists()
+
+
+def test_a_config_with_yaml_aliases_fails_before_the_schema(tmp_path, workflow_tools):
+    workdir = workflow_tools.copy_workflow(tmp_path)
+    bomb = "l0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"l{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 9)}]\n" for k in range(1, 10)
+    )  # 9**10 strings once expanded
+    (workdir / "bomb.yaml").write_text(bomb)
+    done = workflow_tools.snakemake(
+        workdir, "-n", "--cores", "1", "--configfile", "bomb.yaml", timeout=120
+    )
+    assert done.returncode != 0
+    assert "a study config may not use aliases" in done.stdout + done.stderr
