@@ -41,7 +41,7 @@ pin_instruction_set()  # as `python -m prism` does, before torch loads
 
 from prism.cli import main as prism_stage  # noqa: E402
 from prism.config import PatternConfig, from_mapping  # noqa: E402
-from prism.stages.data import image_file  # noqa: E402
+from prism.stages.data import prepare_source  # noqa: E402
 from prism.study import (  # noqa: E402
     MEASUREMENTS,
     METRICS,
@@ -83,8 +83,7 @@ def data_commands(config: dict, job: dict, root: Path) -> list[list[str]]:
     """The prepare and simulate commands of a job's data, for the files not there yet."""
     commands = []
     if not (root / PREPARED.format(**job)).exists():
-        found = image_file(job["object"])
-        commands.append(prepare_command(config, job, str(found) if found else job["object"], root))
+        commands.append(prepare_command(config, job, prepare_source(job["object"]), root))
     if not (root / MEASUREMENTS.format(**job)).exists():
         commands.append(simulate_command(config, job, root))
     return commands

@@ -110,8 +110,8 @@ def resolved_settings(config: dict, section: str, name: str | None = None) -> di
     return dataclasses.asdict(settings) if settings is not None else {}
 
 
-# The keys that name each stage's job (its MLflow run and, for evaluate, its metrics key).
-DATA_KEYS = ("object", "pattern", "n_samples", "noise", "seed")
+# The keys of a measurement set (every key of a job but its algorithm): the simulate job's.
+DATA_KEYS = KEYS[:-1]
 
 
 def as_json(value) -> str:
@@ -171,7 +171,7 @@ def job_commands(config: dict, job: dict, root: Path = Path(), device: str = "cp
         if index:
             command += ["--checkpoint", str(files[index - 1])]
         commands.append(command)
-    folder = root / RUN_DIR.format(**job)
+    folder = files[-1].parent
     evaluate = ["evaluate", "--measurements", measurements, "--reconstruction", str(files[-1])]
     evaluate += ["--out-json", str(folder / "metrics.json")]
     evaluate += ["--out-png", str(folder / "reconstruction.png")]

@@ -74,6 +74,15 @@ def image_file(name: str, folder: str | os.PathLike = "data/raw") -> Path | None
     return None
 
 
+def prepare_source(name: str) -> str:
+    """The prepare stage's ``--source`` for an object: its file in data/raw/, or its name.
+
+    A name without a file there is a built-in image (:func:`image_file`).
+    """
+    found = image_file(name)
+    return str(found) if found else name
+
+
 def source_hash(name: str, folder: str | os.PathLike = "data/raw") -> str:
     """SHA-256 of what an object is prepared from: its image file's bytes, or a built-in's pixels.
 

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from prism.solvers import algorithm_pattern, registry
-from prism.stages.data import image_file, source_hash
+from prism.stages.data import image_file, prepare_source, source_hash
 from prism.study import DATA_KEY, MEASUREMENTS, METRICS, PREPARED, RUN_DIR, as_json, jobs, stage_code
 from prism.study import job_commands, prepare_command, simulate_command, step_files
 
@@ -60,12 +60,6 @@ def image_source(wildcards):
     """data/raw/<object>.<ext> when the user dropped one there, else a scikit-image built-in."""
     found = image_file(wildcards.object)
     return [str(found)] if found else []
-
-
-def image_argument(job):
-    """The prepare command's source: the user's image file (data/raw/), or the built-in's name."""
-    found = image_file(job["object"])
-    return str(found) if found else job["object"]
 
 
 def study_metrics():

@@ -7,7 +7,7 @@ rule prepare:
     output:
         PREPARED,
     params:
-        command=command(lambda job: prepare_command(config, job, image_argument(job))),
+        command=command(lambda job: prepare_command(config, job, prepare_source(job["object"]))),
         content=lambda w: source_hash(w.object),
         code=stage_code("prepare"),
     log:
