@@ -4,6 +4,7 @@ import os
 
 from snakemake.utils import min_version, validate
 
+from prism.credentials import configured_uri_to_environment
 from prism.study import check_no_aliases, check_study
 
 min_version("9.0")
@@ -18,6 +19,7 @@ configfile: "config/config.yaml"
 check_no_aliases(config)  # before the schema, whose messages would expand an alias bomb
 validate(config, "workflow/schemas/config.schema.yaml")
 check_study(config)  # cross-field checks: sizes fit the grid, names defined, algorithms registered
+configured_uri_to_environment(config)  # the store's URI travels in the environment only
 
 
 include: "workflow/rules/common.smk"

@@ -41,7 +41,7 @@ pin_instruction_set()  # as `python -m prism` does, before torch loads
 
 from prism.cli import main as prism_stage  # noqa: E402
 from prism.config import PatternConfig, from_mapping  # noqa: E402
-from prism.stages.data import prepare_source  # noqa: E402
+from prism.images import prepare_source  # noqa: E402
 from prism.study import (  # noqa: E402
     MEASUREMENTS,
     METRICS,

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from prism.config import NoiseConfig, PatternConfig, PhysicsConfig, from_mapping
+from prism.credentials import redacted_uri
 from prism.io import file_sha256, load_measurements
 from prism.solvers import find, registry
 from prism.study import stage_code
@@ -75,7 +76,6 @@ def _parser() -> argparse.ArgumentParser:
     summarize.add_argument("--metrics", nargs="+", required=True)
     summarize.add_argument("--baseline", default="best", help="best, or an algorithm")
     study = stage("study-start", "create the MLflow study run", "--record", "--experiment")
-    study.add_argument("--uri", help="tracking URI (default: env, then mlflow.db here)")
     study.add_argument("--config", type=json.loads, default={})
     study.add_argument("--owner", type=int, help="the study's process (default: the parent)")
     collect = stage("study-collect", "replay the jobs' journals into MLflow", "--record")
@@ -222,7 +222,7 @@ def _study(args: argparse.Namespace) -> None:
     from prism import tracking
 
     if args.stage == "study-start":
-        uri = tracking.tracking_uri(args.uri, Path.cwd())
+        uri = tracking.tracking_uri(Path.cwd())
         try:
             run_id = tracking.start_study(
                 args.record,
@@ -235,7 +235,7 @@ def _study(args: argparse.Namespace) -> None:
             hint = "No job was started. Check MLFLOW_TRACKING_URI or mlflow.tracking_uri."
             sys.exit(f"error: {error}\n{hint}")
         experiment_id = json.loads(Path(args.record).read_text())["experiment_id"]
-        print(f"MLflow study run {run_id} at {uri}", file=sys.stderr)
+        print(f"MLflow study run {run_id} at {redacted_uri(uri)}", file=sys.stderr)
         print(f"its runs: {tracking.runs_url(uri, experiment_id)}", file=sys.stderr)
     elif args.stage == "study-collect":
         from prism.tracking.collector import collect

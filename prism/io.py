@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -29,6 +31,11 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
         ``path``. A crash inside ``write`` leaves no partial file at ``path``; the file is
         on disk (``fsync``) before the rename, and its mode follows the umask, as for any
         new file (group members read results on a shared file system).
+
+    Raises
+    ------
+    OSError
+        ``ENOSPC`` naming ``path`` when its file system is full.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,6 +47,10 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        raise OSError(errno.ENOSPC, f"no space left on device to write {path}") from error
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -54,8 +65,14 @@ def _umask() -> int:
 
 
 def save_checkpoint(state: dict, path: str | os.PathLike) -> Path:
-    """Save a checkpoint dict (tensors, numbers, strings, lists, dicts) atomically."""
-    return atomic_write(path, lambda tmp: torch.save(state, tmp))
+    """Save a checkpoint dict (tensors, numbers, strings, lists, dicts) atomically.
+
+    It is serialised in memory and then written, so that a full disk is reported as such
+    (torch's own file writer reports a short write as "unexpected pos").
+    """
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return atomic_write(path, lambda tmp: tmp.write_bytes(buffer.getbuffer()))
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 import re
 from functools import cache
 from pathlib import Path
 
 from prism.config import NoiseConfig, PatternConfig, PhysicsConfig, from_mapping
 from prism.core.simulation import physics_geometry
+from prism.images import check_object
 from prism.provenance import code_identity
 from prism.solvers import find, registry
 
@@ -259,8 +261,10 @@ def check_study(config: dict) -> None:
     name of the study is defined in ``noise_models`` and ``pattern_models``, that every
     algorithm is a registered solver or a defined variant of one and that ``methods`` and
     ``variants`` name only registered solvers, builds the settings of every algorithm and
-    variant, and that a calibration study uses none of :data:`EVALUATION_OBJECTS` and the
-    baseline is ``best`` or an algorithm of the study.
+    variant, reads every object's image as the prepare stage would (:func:`check_object`),
+    that the grid fits the machine's memory (:func:`check_memory`), that a calibration study
+    uses none of :data:`EVALUATION_OBJECTS` and that the baseline is ``best`` or an algorithm
+    of the study.
 
     Raises
     ------
@@ -274,7 +278,9 @@ def check_study(config: dict) -> None:
                 f"data/raw/ (letters, digits and _, with inner dots), so that its results stay "
                 f"in results/<object>/"
             )
+        check_object(name)
     physics = from_mapping(PhysicsConfig, config.get("physics"), "physics")
+    check_memory(physics.image_size)
     for key, kind, models, builder in (
         ("noise", "noise", "noise_models", NoiseConfig),
         ("patterns", "pattern", "pattern_models", PatternConfig),
@@ -304,6 +310,31 @@ def check_study(config: dict) -> None:
     geometry = physics_geometry(physics)
     for name in config.get("patterns", []):
         _check_pattern(name, config["pattern_models"][name], physics.image_size, geometry)
+
+
+# A job's arrays on the N x N grid take at most this many bytes per grid pixel (measured:
+# about 180 for the classical solvers at N = 1024, 30-50 for the data stages; docs/workflow.md).
+BYTES_PER_GRID_PIXEL = 256
+
+
+def check_memory(image_size: int, memory: int | None = None) -> None:
+    """Refuse a grid whose jobs would not fit this machine's memory, before any job runs.
+
+    The rule: one job needs about :data:`BYTES_PER_GRID_PIXEL` bytes per pixel of the
+    ``N x N`` grid, and that must not exceed the machine's physical memory (``memory``,
+    bytes; default: this machine's).
+    """
+    memory = (
+        memory if memory is not None else os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    )
+    needed = BYTES_PER_GRID_PIXEL * image_size**2
+    if needed > memory:
+        largest = int((memory / BYTES_PER_GRID_PIXEL) ** 0.5)
+        raise ValueError(
+            f"physics.image_size {image_size} needs about {needed / 2**30:.1f} GiB per job "
+            f"({BYTES_PER_GRID_PIXEL} bytes per grid pixel), more than this machine's "
+            f"{memory / 2**30:.1f} GiB; at most {largest} fits here"
+        )
 
 
 def _check_pattern(name: str, model: dict, image_size: int, geometry) -> None:

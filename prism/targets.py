@@ -1,6 +1,6 @@
 """A synthetic resolution target: fine periodic detail that no scikit-image built-in holds.
 
-Built-in object ``target`` of the studies (:func:`prism.stages.data.read_image`). Its four
+Built-in object ``target`` of the studies (:func:`prism.images.read_image`). Its four
 quadrants test what a reconstruction resolves: a Siemens star (every spatial frequency up to
 the pixel, in every direction), vertical bars and horizontal bars in groups of periods 16, 8,
 4 and 2 pixels (of the full image; a prepared object is resized to its ``obj_size``), and a

@@ -1,6 +1,8 @@
 import dataclasses
+import errno
 import os
 import pickle
+import subprocess
 from dataclasses import fields
 from pathlib import Path
 
@@ -55,6 +57,35 @@ def test_a_failed_write_leaves_nothing(tmp_path):
         atomic_write(path, crash)
     assert path.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["result.txt"]
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A folder on a 64 KiB file system (a tmpfs; skipped where mounting is not allowed)."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    yield folder
+    subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def test_a_full_disk_is_named_with_the_path(full_disk):
+    path = full_disk / "train.pt"
+    with pytest.raises(OSError, match=f"no space left on device to write {path}"):
+        save_checkpoint({"weights": torch.zeros(100_000)}, path)
+    assert list(full_disk.iterdir()) == []  # nothing half-written left
+
+
+def test_a_write_refused_for_space_names_the_file(tmp_path):
+    def full(tmp):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match=f"no space left on device to write {tmp_path / 'x.npz'}"):
+        atomic_write(tmp_path / "x.npz", full)
 
 
 class Payload:

@@ -230,6 +230,18 @@ def test_journals_a_dead_study_could_not_replay_are_kept(study, monkeypatch, cap
     assert not journal_dir(record).exists()
 
 
+def test_a_dead_study_whose_store_needs_a_password_waits_for_it(study, monkeypatch, capsys):
+    _, record, _ = study
+    with journaled_run(record, wildcards=KEY, stage="r", params={}) as journal:
+        journal.log_metrics({"m": 1.0})
+    real = json.loads(record.read_text())
+    record.write_text(json.dumps(real | {"uri": "http://u:***@host:5000"}))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _close(record)  # the record holds no password, the environment no URI: warned, kept
+    assert "set MLFLOW_TRACKING_URI to that store's full URI" in capsys.readouterr().err
+    assert list(journal_dir(record).glob("*.jsonl"))
+
+
 def test_a_study_runs_in_a_folder_whose_name_holds_an_apostrophe(tmp_path, monkeypatch):
     folder = tmp_path / "o'brien" / "prism"
     folder.mkdir(parents=True)

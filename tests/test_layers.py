@@ -7,12 +7,13 @@ from prism.provenance import imported_modules, package_modules
 
 PACKAGE = Path(__file__).resolve().parents[1] / "prism"
 LAYERS = (  # lowest first; a module imports only from its own layer or lower ones
-    ("prism.config", "prism.cpu", "prism.stopping"),  # settings, CPU pins, the stopping rule
+    ("prism.config", "prism.cpu", "prism.stopping", "prism.credentials"),  # + URIs redacted
     ("prism.core", "prism.core.grid", "prism.core.optics", "prism.core.sampling"),
     ("prism.core.detector",),
     ("prism.core.simulation", "prism.core.operator"),  # the physics and its one operator
     ("prism.core.experiment",),  # a measurement set simulated from an image and settings
     ("prism.io", "prism.provenance", "prism.targets"),  # files; provenance; generated objects
+    ("prism.images",),  # object images, read and checked
     ("prism.metrics",),  # the one ruler, on the physics
     ("prism.plotting",),  # the trainer's optional live plot (imported lazily)
     ("prism.solvers",),  # the interface every method is registered behind

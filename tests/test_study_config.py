@@ -9,12 +9,14 @@ tests/workflow/test_config_validation.py.
 import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
+import tifffile
 import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
 
-from prism.study import algorithm_settings, check_no_aliases, check_study
+from prism.study import algorithm_settings, check_memory, check_no_aliases, check_study
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = str(REPO / "workflow/schemas/config.schema.yaml")
@@ -51,6 +53,28 @@ BAD_CONFIGS = [
             }
         },
         "unknown key(s) 'x' in `scheduler_options` of scheduler 'plateau'; allowed: mode",
+    ),
+    (
+        {
+            "methods": {
+                "prism": {
+                    "optimizer": {"scheduler": "plateau", "scheduler_options": {"patience": "abc"}}
+                }
+            }
+        },
+        "`scheduler_options.patience` of scheduler 'plateau' must be an integer, got 'abc'",
+    ),
+    (
+        {
+            "methods": {
+                "prism": {"optimizer": {"scheduler": "plateau", "scheduler_options": {"factor": 2}}}
+            }
+        },
+        "`scheduler_options` {'factor': 2} of scheduler 'plateau': Factor should be < 1.0",
+    ),
+    (
+        {"methods": {"prism": {"optimizer": {"scheduler": "cosine_warm_restarts"}}}},
+        "missing 1 required positional argument: 'T_0'",
     ),
     (
         {"pattern_models": {"fermat": {"kind": "fermat", "r_max": 100}}},
@@ -179,3 +203,28 @@ def test_a_config_with_yaml_aliases_is_refused_before_the_schema():
     with pytest.raises(ValueError, match=r"config.methods.prism.optimizer.scheduler_options"):
         check_no_aliases(nested)
     check_no_aliases(yaml.safe_load((REPO / "config/config.yaml").read_text()))
+
+
+@pytest.mark.parametrize(
+    ("pixels", "message"),
+    [
+        (np.zeros((8, 8), np.uint8), "is constant"),
+        (np.full((1, 1), 9, np.uint8), r"got shape \(1, 1\)"),
+        (np.full((8, 8), np.nan, np.float32), "NaN"),
+    ],
+)
+def test_a_bad_object_image_is_refused_before_any_job(tmp_path, monkeypatch, pixels, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/raw").mkdir(parents=True)
+    tifffile.imwrite(tmp_path / "data/raw/m51.tif", pixels)
+    with pytest.raises(ValueError, match=f"object 'm51': .*{message}"):
+        check(study({"objects": ["m51"]}))
+
+
+def test_a_grid_beyond_the_machine_s_memory_is_refused_with_the_rule():
+    check_memory(8192, memory=24 * 2**30)  # 16 GiB of a 24 GiB machine
+    message = r"image_size 16384 needs about 64.0 GiB per job \(256 bytes per grid pixel\)"
+    with pytest.raises(ValueError, match=message + r".*at most 10033 fits here"):
+        check_memory(16384, memory=24 * 2**30)
+    with pytest.raises(ValueError, match="image_size 65536 needs"):
+        check(study({"physics": {"image_size": 65536}}))

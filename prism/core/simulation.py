@@ -146,6 +146,13 @@ def to_grey_square(image: np.ndarray) -> np.ndarray:
     return image[top : top + side, left : left + side]
 
 
+def check_not_constant(image: np.ndarray) -> None:
+    """Refuse an image whose values are all the same (all zero, say): nothing to reconstruct."""
+    low, high = image.min(), image.max()
+    if high - low <= 1e-12 * max(1.0, abs(high)):
+        raise ValueError(f"`image` is constant (all values {low:g}); nothing to reconstruct")
+
+
 def prepare_object(image: np.ndarray, *, obj_size: int, image_size: int) -> torch.Tensor:
     """The object amplitude of an image, padded into the ``N x N`` grid.
 
@@ -165,9 +172,8 @@ def prepare_object(image: np.ndarray, *, obj_size: int, image_size: int) -> torc
     """
     _check_sizes(image_size, obj_size, image_size)
     grey = resize(to_grey_square(image), (obj_size, obj_size), anti_aliasing=True)
+    check_not_constant(grey)
     low, high = grey.min(), grey.max()
-    if high - low <= 1e-12 * max(1.0, abs(high)):
-        raise ValueError(f"`image` is constant (all values {low:g}); nothing to reconstruct")
     obj = torch.from_numpy(np.sqrt((grey - low) / (high - low))).to(torch.float32)
     return pad_to_grid(obj, image_size)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import importlib.metadata
 import json
+import logging
 import os
 import re
 import shutil
@@ -27,6 +28,7 @@ import numpy as np
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 
+from prism.credentials import URI_VARIABLE, hide_password, redacted_uri, store_uri
 from prism.io import atomic_write
 from prism.journal import flatten, journal_dir
 from prism.provenance import code_identity, config_hash, git_state, package_modules
@@ -41,11 +43,18 @@ from prism.tracking.collector import (
     workdir_tag,
 )
 
+# MLflow prints each closed run's address, with any password of the URI in it; the study
+# prints its own (redacted, opening the runs table).
+os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
 
-def tracking_uri(configured: str | None, root: str | os.PathLike) -> str:
-    """``MLFLOW_TRACKING_URI`` if set, else the configured URI, else ``root/mlflow.db``."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or configured
-    return uri or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+
+def tracking_uri(root: str | os.PathLike) -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else ``root/mlflow.db``.
+
+    A study config's ``mlflow.tracking_uri`` reaches here through that variable
+    (:func:`prism.credentials.configured_uri_to_environment`), never on a command line.
+    """
+    return os.environ.get(URI_VARIABLE) or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
 
 
 def runs_url(uri: str, experiment_id: str) -> str:
@@ -55,6 +64,7 @@ def runs_url(uri: str, experiment_id: str) -> str:
     on its default address. The query asks for the runs table: MLflow 3 otherwise opens an
     experiment in its GenAI view (traces), which a study does not use.
     """
+    uri = redacted_uri(uri)
     base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
     return f"{base}/#/experiments/{experiment_id}?workflowType=machine_learning"
 
@@ -110,13 +120,29 @@ def start_study(
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     client = MlflowClient(uri)
-    try:
-        experiment_id = _experiment_id(client, experiment)
-    except Exception as error:  # MLflow raises many types for a bad URI or a dead server
-        raise RuntimeError(f"MLflow tracking at {uri!r} is not usable: {error}") from error
-    close_abandoned(Path(record_path).parent.parent, record_path)
-    _fail_stale_runs(client, experiment_id)
     owner = owner if owner is not None else os.getppid()
+    quiet = logging.getLogger("mlflow.store.db.utils")  # it logs a database error's trace
+    quiet.setLevel(logging.CRITICAL)
+    try:  # the first read and the first writes show whether the store is usable
+        experiment_id = _experiment_id(client, experiment)
+        close_abandoned(Path(record_path).parent.parent, record_path)
+        _fail_stale_runs(client, experiment_id)
+        run_id = _create_study_run(client, experiment_id, config, owner)
+    except Exception as error:  # MLflow raises many types for a bad URI, a dead server, a
+        # read-only database
+        message = f"MLflow tracking at {redacted_uri(uri)!r} is not usable: {_first_line(error)}"
+        raise RuntimeError(hide_password(message, uri)) from error
+    finally:
+        quiet.setLevel(logging.NOTSET)
+    record = {"uri": redacted_uri(uri), "experiment_id": experiment_id, "parent_run_id": run_id}
+    record |= {"started": time.time(), "owner": owner_tag(owner)}
+    atomic_write(record_path, lambda tmp: tmp.write_text(json.dumps(record)))
+    start_collector(record_path, owner)
+    return run_id
+
+
+def _create_study_run(client: MlflowClient, experiment_id: str, config: dict, owner: int) -> str:
+    """The study's parent run, with its tags, params, config and environment; its id."""
     packages = installed_packages()
     tags = git_state() | {"prism.kind": "study", "prism.config_hash": config_hash(config)}
     tags |= {"prism.code": code_identity(package_modules())}  # the whole package
@@ -130,11 +156,15 @@ def start_study(
     for first in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
         client.log_batch(run_id, params=params[first : first + 100])
     client.log_text(run_id, json.dumps(config, indent=2, sort_keys=True), "config.json")
-    record = {"uri": uri, "experiment_id": experiment_id, "parent_run_id": run_id}
-    record |= {"started": time.time(), "owner": owner_tag(owner)}
-    atomic_write(record_path, lambda tmp: tmp.write_text(json.dumps(record)))
-    start_collector(record_path, owner)
     return run_id
+
+
+def _first_line(error: BaseException) -> str:
+    """What went wrong first (the innermost cause), in one line: no SQL, link or trace."""
+    while (error.__cause__ or error.__context__) is not None:
+        error = error.__cause__ or error.__context__
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def installed_packages() -> dict[str, str]:
@@ -222,7 +252,7 @@ def finish_study(
     collector.drain(final=True)
     if collector.complete:  # else the journals stay for the next study to replay
         shutil.rmtree(journal_dir(record_path), ignore_errors=True)
-    client = MlflowClient(record["uri"])
+    client = MlflowClient(store_uri(record["uri"]))
     run_id = record["parent_run_id"]
     if status == "FINISHED" and results is not None:
         written = _written_since(Path(results), record["started"])

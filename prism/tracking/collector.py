@@ -26,6 +26,7 @@ import numpy as np
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 
+from prism.credentials import URI_VARIABLE, hide_password, store_uri
 from prism.io import atomic_write
 from prism.journal import journal_dir, read_events
 
@@ -58,7 +59,7 @@ class Collector:
     def __init__(self, record_path: str | os.PathLike) -> None:
         self.record = json.loads(Path(record_path).read_text())
         self.folder = journal_dir(record_path)
-        self.client = MlflowClient(self.record["uri"])
+        self.client = MlflowClient(store_uri(self.record["uri"]))
         self.lost = False  # set once the store is found not to hold the study (study_lost)
 
     def drain(self, *, final: bool = False) -> int:
@@ -224,6 +225,8 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def _warn(message: str) -> None:
+    """Print a tracking warning (a store's error may quote its URI: never its password)."""
+    message = hide_password(message, os.environ.get(URI_VARIABLE, ""))
     print(f"warning: tracking: {message}", file=sys.stderr, flush=True)
 
 
@@ -333,8 +336,8 @@ def close_abandoned(studies: str | os.PathLike, keep: str | os.PathLike) -> None
 def _close(record_path: Path) -> None:
     """Replay a dead study's journals; they are deleted only once every event is replayed."""
     stop_collector(record_path)
-    collector = Collector(record_path)
     try:
+        collector = Collector(record_path)
         collector.drain(final=True)
     except Exception as error:  # that study's store may be gone: its runs stay as they are
         _warn(

@@ -1,13 +1,16 @@
 """Bad images get a clear error or a documented conversion, never a traceback from torch."""
 
 import numpy as np
+import PIL.Image
 import pytest
 import skimage.io
+import tifffile
 import torch
 
 from prism.config import NoiseConfig, PatternConfig, PhysicsConfig
+from prism.images import read_image
 from prism.io import load_arrays, load_measurements
-from prism.stages.data import prepare, read_image, simulate
+from prism.stages.data import prepare, simulate
 
 PHYSICS = PhysicsConfig(image_size=32, obj_size=16, sample_diameter=8)
 
@@ -163,7 +166,7 @@ def test_noise_floor_estimates_the_loss_between_noisy_and_clean_data(tmp_path, n
 
 
 def test_an_object_name_takes_exactly_one_image_file(tmp_path):
-    from prism.stages.data import image_file
+    from prism.images import image_file
 
     image = np.eye(8, dtype=np.uint8) * 255
     for name in ("m51.png", "m51.old.png", "m51.$(touch pwned).png"):  # only the first is m51
@@ -177,7 +180,7 @@ def test_an_object_name_takes_exactly_one_image_file(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".webp", ".gif"])
 def test_an_unsupported_image_format_is_named(tmp_path, suffix):
-    from prism.stages.data import image_file
+    from prism.images import image_file
 
     (tmp_path / f"crab{suffix}").write_bytes(b"x")
     with pytest.raises(ValueError, match=f"suffix '{suffix}' are not read; supported: .png"):
@@ -185,7 +188,7 @@ def test_an_unsupported_image_format_is_named(tmp_path, suffix):
 
 
 def test_an_image_not_pulled_from_dvc_says_so(tmp_path):
-    from prism.stages.data import image_file
+    from prism.images import image_file
 
     (tmp_path / "m51.png.dvc").write_text("outs: []\n")
     with pytest.raises(ValueError, match="m51.png is not here: run `dvc pull`"):
@@ -195,7 +198,7 @@ def test_an_image_not_pulled_from_dvc_says_so(tmp_path):
 def test_a_fits_image_is_read_top_row_first_with_blank_pixels_darkest(tmp_path):
     from astropy.io import fits
 
-    from prism.stages.data import image_file
+    from prism.images import image_file
 
     plane = np.arange(12.0).reshape(1, 3, 4)  # an axis of length 1, as cubes of one plane have
     plane[0, 1, 1] = np.nan
@@ -213,7 +216,7 @@ def test_a_fits_cube_is_refused_naming_its_shape(tmp_path):
     from astropy.io import fits
 
     fits.PrimaryHDU(np.ones((2, 3, 4))).writeto(tmp_path / "cube.fits")
-    with pytest.raises(ValueError, match=r"one 2-D plane, got shape \(2, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"holds 2 image planes \(shape \(2, 3, 4\)\)"):
         read_image(tmp_path / "cube.fits")
 
 
@@ -223,7 +226,7 @@ def test_an_image_beyond_the_pixel_limit_is_refused_before_it_is_read(
 ):
     from astropy.io import fits
 
-    from prism.stages import data
+    from prism import images
 
     path = tmp_path / f"big{suffix}"
     image = (np.arange(30 * 40).reshape(30, 40) % 256).astype(np.uint8)
@@ -231,12 +234,13 @@ def test_an_image_beyond_the_pixel_limit_is_refused_before_it_is_read(
         fits.PrimaryHDU(image.astype(np.float32)).writeto(path)
     else:
         skimage.io.imsave(path, image, check_contrast=False)
-    assert data.image_shape(path) == (30, 40)
-    monkeypatch.setattr(data, "MAX_PIXELS", 30 * 40 - 1)
+    assert images.image_shape(path) == (30, 40)
+    monkeypatch.setattr(images, "MAX_PIXELS", 30 * 40 - 1)
     message = f"big{suffix} has 30 x 40 = 1200 pixels; at most 1199"
     with pytest.raises(ValueError, match=message):
-        data.image_file("big", tmp_path)
-    monkeypatch.setattr(data.skimage.io, "imread", lambda path: pytest.fail("decoded"))
+        images.image_file("big", tmp_path)
+    for reader in ("_read_picture", "_read_tiff", "_read_fits"):
+        monkeypatch.setattr(images, reader, lambda path: pytest.fail("decoded"))
     with pytest.raises(ValueError, match=message):
         read_image(path)
 
@@ -250,3 +254,39 @@ def test_the_generated_target_holds_bars_down_to_two_pixels(tmp_path):
     assert np.array_equal(target[128:, 100][:8], finest[:8])  # horizontal bars: transposed
     prepare("target", tmp_path / "target.npz", PHYSICS)
     assert load_arrays(tmp_path / "target.npz")["object"].max() == pytest.approx(1)
+
+
+def write_planes(path, planes: int) -> None:
+    """A file of ``planes`` grey planes, in the format its suffix names."""
+    from astropy.io import fits
+
+    stack = (np.arange(planes * 12 * 10).reshape(planes, 12, 10) % 251).astype(np.uint8)
+    if path.suffix == ".tif":
+        tifffile.imwrite(path, stack, photometric="minisblack")
+    elif path.suffix == ".fits":
+        fits.PrimaryHDU(stack.astype(np.float32)).writeto(path)
+    else:  # an animated PNG
+        frames = [PIL.Image.fromarray(plane) for plane in stack]
+        frames[0].save(path, save_all=True, append_images=frames[1:])
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".fits", ".png"])
+@pytest.mark.parametrize("planes", [2, 3, 5])
+def test_every_file_of_several_planes_is_refused_with_its_count(tmp_path, suffix, planes):
+    write_planes(tmp_path / f"stack{suffix}", planes)
+    with pytest.raises(ValueError, match=f"holds {planes} image planes"):
+        read_image(tmp_path / f"stack{suffix}")
+
+
+def test_colour_modes_are_read_or_named(tmp_path):
+    grey = (np.arange(16 * 16).reshape(16, 16) % 200 + 20).astype(np.uint8)
+    PIL.Image.fromarray(np.stack([grey, grey], -1), "LA").save(tmp_path / "la.png")
+    assert read_image(tmp_path / "la.png").shape == (16, 16, 4)  # grey + alpha: as RGBA
+    tifffile.imwrite(tmp_path / "ga.tif", np.stack([grey, grey], -1), extrasamples=[2])
+    assert np.array_equal(read_image(tmp_path / "ga.tif")[..., 0], grey)
+    planar = np.stack([grey, grey, grey])
+    tifffile.imwrite(tmp_path / "rgb.tif", planar, photometric="rgb", planarconfig="separate")
+    assert read_image(tmp_path / "rgb.tif").shape == (16, 16, 3)  # planar RGB is one plane
+    PIL.Image.fromarray(np.stack([grey] * 3, -1)).convert("CMYK").save(tmp_path / "c.jpg")
+    with pytest.raises(ValueError, match="in the colour mode CMYK"):
+        read_image(tmp_path / "c.jpg")

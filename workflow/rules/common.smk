@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from prism.solvers import algorithm_pattern, registry
-from prism.stages.data import image_file, prepare_source, source_hash
+from prism.images import image_file, prepare_source, source_hash
 from prism.study import DATA_KEY, MEASUREMENTS, METRICS, PREPARED, RUN_DIR, as_json, jobs, stage_code
 from prism.study import job_commands, prepare_command, simulate_command, step_files
 

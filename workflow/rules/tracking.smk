@@ -5,12 +5,11 @@
 STUDY_CONFIG = shlex.quote(as_json(config))
 EXPERIMENT = shlex.quote(config["mlflow"]["experiment"])
 SNAKEMAKE_PID = os.getpid()  # the study's collector stops when this process is gone
-URI_OPTION = f"--uri {shlex.quote(config['mlflow']['tracking_uri'])}" if config["mlflow"]["tracking_uri"] else ""
 
 
 onstart:
     shell(
-        "python -m prism study-start --record {STUDY_RECORD} --experiment {EXPERIMENT} {URI_OPTION}"
+        "python -m prism study-start --record {STUDY_RECORD} --experiment {EXPERIMENT}"
         " --config {STUDY_CONFIG} --owner {SNAKEMAKE_PID}"
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import typing
 from dataclasses import asdict, dataclass, field
 
 from prism.config import check_choice, check_positive
@@ -220,6 +221,8 @@ class OptimizerConfig:
                 f"unknown key(s) {', '.join(map(repr, unknown))} in `scheduler_options` of "
                 f"scheduler {self.scheduler!r}; allowed: {', '.join(allowed) or 'none'}"
             )
+        if self.scheduler is not None:
+            _check_scheduler_options(self.scheduler, self.scheduler_options)
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,57 @@ def _scheduler_options(scheduler: str | None) -> list[str]:
         return []
     names = inspect.signature(_scheduler_class(scheduler).__init__).parameters
     return [name for name in names if name not in ("self", "optimizer")]
+
+
+def _check_scheduler_options(scheduler: str, options: dict) -> None:
+    """Refuse a scheduler option whose value the scheduler cannot use, before any fit.
+
+    Each value is checked against the type the scheduler's signature declares (an integer,
+    a number, one of a fixed set of words); then the scheduler is built and stepped once on a
+    throwaway optimiser, so that a value the scheduler itself refuses (a ``factor`` of 1, a
+    missing ``T_0``) is found here too.
+    """
+    import torch
+
+    signature = inspect.signature(_scheduler_class(scheduler).__init__, eval_str=True).parameters
+    for name, value in options.items():
+        allowed = _allowed_values(signature[name].annotation)
+        if allowed is not None and not allowed[0](value):
+            raise ValueError(
+                f"`scheduler_options.{name}` of scheduler {scheduler!r} must be {allowed[1]}, "
+                f"got {value!r}"
+            )
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    try:
+        trial = create_scheduler(optimizer, scheduler, **options)
+        if scheduler == "plateau":
+            trial.step(1.0)  # stepped with the epoch's loss
+        else:
+            trial.step()
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"`scheduler_options` {options!r} of scheduler {scheduler!r}: {error}"
+        ) from error
+
+
+def _allowed_values(annotation) -> tuple | None:
+    """A test and a description of the values a signature's annotation allows (None: any)."""
+
+    def number(value) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    if annotation is int:
+        return (lambda v: isinstance(v, int) and not isinstance(v, bool)), "an integer"
+    if annotation is float:
+        return number, "a number"
+    if typing.get_origin(annotation) is typing.Literal:
+        words = typing.get_args(annotation)
+        return (lambda v: v in words), f"one of {', '.join(map(repr, words))}"
+    if float in typing.get_args(annotation):  # e.g. list[float] | float
+        return (lambda v: number(v) or (isinstance(v, list) and all(map(number, v)))), (
+            "a number or a list of numbers"
+        )
+    return None
 
 
 def _scheduler_class(scheduler: str) -> type:
