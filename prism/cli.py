@@ -238,9 +238,9 @@ def _study(args: argparse.Namespace) -> None:
         print(f"MLflow study run {run_id} at {redacted_uri(uri)}", file=sys.stderr)
         print(f"its runs: {tracking.runs_url(uri, experiment_id)}", file=sys.stderr)
     elif args.stage == "study-collect":
-        from prism.tracking.collector import collect
+        from prism.tracking.collector import supervise
 
-        collect(args.record, args.owner)
+        supervise(args.record, args.owner)
     else:
         tracking.finish_study(args.record, args.status, args.results)
 

@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -132,9 +133,23 @@ def save_arrays(arrays: dict, path: str | os.PathLike) -> Path:
 
 
 def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read every array of an ``.npz`` written by :func:`save_arrays` (no pickle)."""
-    with np.load(path, allow_pickle=False) as arrays:
-        return {name: arrays[name] for name in arrays.files}
+    """Read every array of an ``.npz`` written by :func:`save_arrays` (no pickle).
+
+    Raises
+    ------
+    ValueError
+        Naming the file when it is not such an archive (damaged, truncated, another format).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            return {name: arrays[name] for name in arrays.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+        if isinstance(error, FileNotFoundError):
+            raise
+        raise ValueError(
+            f"{path} is not a readable array file (damaged, truncated or of another format); "
+            f"delete it and rerun the stage that writes it"
+        ) from error
 
 
 def load_measurements(path: str | os.PathLike) -> MeasurementSet:

@@ -14,6 +14,7 @@ from prism.core.operator import MeasurementSet
 from prism.io import (
     atomic_write,
     file_sha256,
+    load_arrays,
     load_checkpoint,
     load_measurements,
     save_checkpoint,
@@ -157,3 +158,12 @@ def test_intensities_of_another_detector_are_refused(tmp_path):
     path = save_measurements(data, tmp_path / "m.npz")
     with pytest.raises(ValueError, match=r"shape \(3, 16, 16\); its sample_diameter 4.5 needs"):
         load_measurements(path)
+
+
+@pytest.mark.parametrize("content", [b"not an npz file", None])
+def test_a_damaged_array_file_is_named(tmp_path, content):
+    path = tmp_path / "prepared.npz"
+    np.savez(path, a=np.ones(3))
+    path.write_bytes(content if content is not None else path.read_bytes()[:100])
+    with pytest.raises(ValueError, match="prepared.npz is not a readable array file"):
+        load_arrays(path)

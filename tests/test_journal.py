@@ -2,8 +2,11 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -291,3 +294,31 @@ def test_a_store_that_lost_the_study_skips_nothing_and_fails_no_job(study):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "the journals in" in done.stderr
     assert list(journal_dir(record).glob("*.jsonl"))  # nothing lost
+
+
+def test_a_dead_collector_is_announced_once_and_its_study_still_ends_whole(
+    tmp_path, monkeypatch, capfd
+):
+    monkeypatch.chdir(tmp_path)
+    record = tmp_path / ".prism/studies/s/study.json"
+    record.parent.mkdir(parents=True)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    start_study(record, uri=uri, experiment="unit", config={}, owner=os.getpid())
+    supervisor = int((journal_dir(record) / "collector.pid").read_text())
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children")
+    deadline = time.monotonic() + 60
+    while not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.kill(int(children.read_text().split()[0]), signal.SIGKILL)  # an OOM kill, say
+    while Path(f"/proc/{supervisor}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with journaled_run(record, wildcards=KEY, stage="r", params={}) as journal:
+        journal.log_metrics({"late": 1.0})  # logged after the collector died
+    finish_study(record, "FINISHED")
+    err = capfd.readouterr().err
+    assert err.count("the study's MLflow collector stopped (killed by signal 9") == 1
+    client = MlflowClient(uri)
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("unit").experiment_id], "tags.`prism.kind` = 'data'"
+    )
+    assert run.data.metrics["late"] == 1.0  # nothing lost

@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -250,16 +251,52 @@ def collect(record_path: str | os.PathLike, owner: int) -> None:
 
 
 def start_collector(record_path: str | os.PathLike, owner: int) -> None:
-    """Start :func:`collect` as a background process; its output goes to tracking.log."""
+    """Start the study's collector in the background (:func:`supervise`).
+
+    The collector's own output goes to ``tracking.log`` beside the record; its supervisor
+    keeps the study's output (Snakemake's), where it says once if the collector dies.
+    """
     folder = journal_dir(record_path)
     folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "prism", "study-collect", "--record", str(record_path)]
     command += ["--owner", str(owner)]
-    with open(Path(record_path).parent / "tracking.log", "a") as log:
-        process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
     (folder / COLLECTOR_PID).write_text(str(process.pid))
+
+
+def supervise(record_path: str | os.PathLike, owner: int) -> int:
+    """Run :func:`collect` in a child process; if it dies before the study ends, say so once.
+
+    The notice goes to this process's error output, the study's (the collector's own goes to
+    ``tracking.log``): the MLflow view stops updating then, and nothing is lost, since the
+    study's finish replays every journal. SIGTERM stops both. Returns the child's exit status.
+    """
+    log = Path(record_path).parent / "tracking.log"
+    child = os.fork()
+    if child == 0:  # the collector
+        code = 1
+        try:
+            with open(log, "a") as output:
+                os.dup2(output.fileno(), 1)
+                os.dup2(output.fileno(), 2)
+            collect(record_path, owner)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGTERM))
+    status = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
+    if status != 0 and not (journal_dir(record_path) / COLLECTOR_STOP).exists():
+        how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+        print(
+            f"warning: tracking: the study's MLflow collector stopped ({how}; see {log}): the "
+            f"MLflow view is not updated any more during this study; nothing is lost, the "
+            f"study's end replays every journal",
+            file=sys.stderr,
+            flush=True,
+        )
+    return status
 
 
 def stop_collector(record_path: str | os.PathLike) -> None:

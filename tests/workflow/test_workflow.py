@@ -261,7 +261,7 @@ def test_a_second_invocation_has_nothing_to_do(tiny_study, workflow_tools):
     assert "Nothing to be done" in done.stdout + done.stderr
 
 
-def test_a_failing_job_leaves_its_run_and_the_study_failed(tmp_path, workflow_tools):
+def test_an_unreadable_image_stops_the_study_before_any_job(tmp_path, workflow_tools):
     workdir = workflow_tools.copy_workflow(tmp_path)
     (workdir / "data/raw").mkdir(parents=True, exist_ok=True)
     whole = workdir / "data/raw/whole.png"  # a header that reads, pixels that do not
@@ -270,8 +270,19 @@ def test_a_failing_job_leaves_its_run_and_the_study_failed(tmp_path, workflow_to
     whole.unlink()
     done = workflow_tools.snakemake(workdir, "--cores", "1", "--config", "objects=[broken]")
     assert done.returncode != 0
-    log = (workdir / "logs/prepare/broken.log").read_text()
-    assert "is not a readable image" in log
+    assert "object 'broken'" in done.stderr and "is not a readable image" in done.stderr
+    assert not (workdir / "logs").exists() and not (workdir / "data/prepared").exists()
+
+
+def test_a_failing_job_leaves_its_run_and_the_study_failed(tmp_path, workflow_tools):
+    workdir = workflow_tools.copy_workflow(tmp_path)
+    prepared = workdir / "data/prepared/moon.npz"  # current for Snakemake, unreadable
+    prepared.parent.mkdir(parents=True)
+    prepared.write_bytes(b"not an npz file")
+    done = workflow_tools.snakemake(workdir, "--cores", "1", "--config", "objects=[moon]")
+    assert done.returncode != 0
+    logs = [log.read_text() for log in (workdir / "logs/simulate").rglob("*.log")]
+    assert logs and all("moon.npz is not a readable array file" in log for log in logs)
     _, runs = client_and_runs(workdir)
     status = {r.data.tags.get("prism.kind"): r.info.status for r in runs}
     assert status == {"study": "FAILED", "data": "FAILED"}
