@@ -238,7 +238,7 @@ def _study(args: argparse.Namespace) -> None:
         print(f"MLflow study run {run_id} at {redacted_uri(uri)}", file=sys.stderr)
         print(f"its runs: {tracking.runs_url(uri, experiment_id)}", file=sys.stderr)
     elif args.stage == "study-collect":
-        from prism.tracking.collector import supervise
+        from prism.tracking.lifecycle import supervise
 
         supervise(args.record, args.owner)
     else:

@@ -14,7 +14,8 @@ from mlflow import MlflowClient
 
 from prism.journal import Journal, journal_dir, journaled_run, read_events
 from prism.tracking import finish_study, start_study
-from prism.tracking.collector import Collector, _close, owner_tag, workdir_tag
+from prism.tracking.collector import Collector, workdir_tag
+from prism.tracking.lifecycle import _close, owner_tag
 
 KEY = {"object": "moon", "pattern": "p", "n_samples": 3, "noise": "z", "seed": 0}
 RECONSTRUCTION = KEY | {"algorithm": "tv"}

@@ -28,7 +28,9 @@ LAYERS = (  # lowest first; a module imports only from its own layer or lower on
     ("prism.core.trainers",),  # the seed API's address of PRISMTrainer (nothing imports it)
     ("prism.study",),  # the study grid and its checks
     ("prism.stages", "prism.stages.*", "prism.figures", "prism.journal", "prism.restore"),
-    ("prism.tracking", "prism.tracking.*"),  # MLflow
+    ("prism.tracking.collector",),  # MLflow: the replay of journals
+    ("prism.tracking.lifecycle",),  # its process and the studies it closes
+    ("prism.tracking",),  # the study run
     ("prism.cli", "prism.__main__"),
 )
 

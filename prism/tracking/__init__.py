@@ -32,15 +32,13 @@ from prism.credentials import URI_VARIABLE, hide_password, redacted_uri, store_u
 from prism.io import atomic_write
 from prism.journal import flatten, journal_dir
 from prism.provenance import code_identity, config_hash, git_state, package_modules
-from prism.tracking.collector import (
-    BATCH,
-    Collector,
+from prism.tracking.collector import BATCH, Collector, workdir_tag
+from prism.tracking.lifecycle import (
     close_abandoned,
     owner_alive,
     owner_tag,
     start_collector,
     stop_collector,
-    workdir_tag,
 )
 
 # MLflow prints each closed run's address, with any password of the URI in it; the study
@@ -100,7 +98,7 @@ def start_study(
     artifact ``config.json``; a new experiment gets a description of what it holds. Each
     study has a folder of its own (``record_path`` is ``<studies>/<id>/study.json``, the
     journal and the collector's log beside it); the studies of killed invocations in sibling
-    folders are closed first (:func:`prism.tracking.collector.close_abandoned`), those still running
+    folders are closed first (:func:`prism.tracking.lifecycle.close_abandoned`), those still running
     are left alone. The parent run is tagged ``prism.owner`` (``<host>:<pid>``) so that another
     invocation starting in the same directory can tell it is live. The record tells jobs where
     to journal.

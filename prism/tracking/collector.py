@@ -12,13 +12,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,7 +31,6 @@ COLLECTOR_STOP = "collector.stop"
 COLLECTOR_PID = "collector.pid"
 COLLECTOR_LOCK = "collector.lock"
 POLL_S = 1.0
-STOP_TIMEOUT_S = 120.0
 MAX_ATTEMPTS = 5  # an event MLflow keeps refusing is skipped (with a warning) after these
 GIVE_UP_S = 60.0  # ... and after failing for this long (a database locked for a while waits)
 FINAL_WAIT_S = 300.0  # the study's finish waits this long for a refusing store at most
@@ -96,7 +90,7 @@ class Collector:
             replayed += more
         self.complete = not pending
         if final and pending:
-            _warn(f"events left in {self.folder}: the next study replays them")
+            warn(f"events left in {self.folder}: the next study replays them")
         elif final:
             for entry in state.values():
                 if entry["open"]:
@@ -122,7 +116,7 @@ class Collector:
             if group[0][1]["e"] == "unreadable":  # a torn line: skipped, counted, read on
                 entry["unreadable"] = entry.get("unreadable", 0) + 1
                 line = group[0][1]["line"]
-                _warn(
+                warn(
                     f"{path.name}: unreadable line skipped ({entry['unreadable']} so far): {line!r}"
                 )
                 entry["offset"] = group[-1][0]
@@ -150,7 +144,7 @@ class Collector:
         except Exception:
             if not self.lost:
                 self.lost = True
-                _warn(
+                warn(
                     f"the tracking store {self.record['uri']} no longer holds this study's run "
                     f"{self.record['parent_run_id']} (was its database deleted or replaced?); "
                     f"nothing is replayed, and the journals in {self.folder} are kept"
@@ -189,9 +183,9 @@ def _gives_up(path: Path, entry: dict, error: Exception) -> bool:
     entry["errors"] = entry.get("errors", 0) + 1
     failing_s = time.time() - entry.setdefault("failing_since", time.time())
     if entry["errors"] < MAX_ATTEMPTS or failing_s < GIVE_UP_S:
-        _warn(f"{path.name}: {error}; will retry")
+        warn(f"{path.name}: {error}; will retry")
         return False
-    _warn(
+    warn(
         f"{path.name}: {error}; event skipped after {entry['errors']} attempts in {failing_s:.0f} s"
     )
     return True
@@ -225,165 +219,10 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _warn(message: str) -> None:
+def warn(message: str) -> None:
     """Print a tracking warning (a store's error may quote its URI: never its password)."""
     message = hide_password(message, os.environ.get(URI_VARIABLE, ""))
     print(f"warning: tracking: {message}", file=sys.stderr, flush=True)
-
-
-def collect(record_path: str | os.PathLike, owner: int) -> None:
-    """The collector's loop: drain about every second until the study finishes.
-
-    It ends after one last drain once :func:`finish_study` asks it to (a stop file) or the
-    ``owner`` process is gone (a killed Snakemake; the next study closes what is left).
-    """
-    collector = Collector(record_path)
-    stop = journal_dir(record_path) / COLLECTOR_STOP
-    while True:
-        ending = stop.exists() or not _alive(owner)
-        try:
-            collector.drain()
-        except Exception as error:  # keep collecting: the next pass may succeed
-            _warn(str(error))
-        if ending:
-            return
-        time.sleep(POLL_S)
-
-
-def start_collector(record_path: str | os.PathLike, owner: int) -> None:
-    """Start the study's collector in the background (:func:`supervise`).
-
-    The collector's own output goes to ``tracking.log`` beside the record; its supervisor
-    keeps the study's output (Snakemake's), where it says once if the collector dies.
-    """
-    folder = journal_dir(record_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "prism", "study-collect", "--record", str(record_path)]
-    command += ["--owner", str(owner)]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
-    (folder / COLLECTOR_PID).write_text(str(process.pid))
-
-
-def supervise(record_path: str | os.PathLike, owner: int) -> int:
-    """Run :func:`collect` in a child process; if it dies before the study ends, say so once.
-
-    The notice goes to this process's error output, the study's (the collector's own goes to
-    ``tracking.log``): the MLflow view stops updating then, and nothing is lost, since the
-    study's finish replays every journal. SIGTERM stops both. Returns the child's exit status.
-    """
-    log = Path(record_path).parent / "tracking.log"
-    child = os.fork()
-    if child == 0:  # the collector
-        code = 1
-        try:
-            with open(log, "a") as output:
-                os.dup2(output.fileno(), 1)
-                os.dup2(output.fileno(), 2)
-            collect(record_path, owner)
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(child, signal.SIGTERM))
-    status = os.waitstatus_to_exitcode(os.waitpid(child, 0)[1])
-    if status != 0 and not (journal_dir(record_path) / COLLECTOR_STOP).exists():
-        how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
-        print(
-            f"warning: tracking: the study's MLflow collector stopped ({how}; see {log}): the "
-            f"MLflow view is not updated any more during this study; nothing is lost, the "
-            f"study's end replays every journal",
-            file=sys.stderr,
-            flush=True,
-        )
-    return status
-
-
-def stop_collector(record_path: str | os.PathLike) -> None:
-    """Ask the collector to finish, wait for it (then SIGTERM it after STOP_TIMEOUT_S)."""
-    folder = journal_dir(record_path)
-    pid_file = folder / COLLECTOR_PID
-    if not pid_file.exists():
-        return
-    (folder / COLLECTOR_STOP).touch()
-    pid = int(pid_file.read_text())
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if _alive(pid):
-        os.kill(pid, signal.SIGTERM)
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process runs (a zombie, dead but not yet reaped, does not)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return True
-    return "\nState:\tZ" not in status
-
-
-def owner_tag(owner: int) -> str:
-    """The tag value naming a study's owner process: ``<host>:<pid>``."""
-    return f"{socket.gethostname()}:{owner}"
-
-
-def owner_alive(tag: str | int) -> bool:
-    """Whether the owner named by :func:`owner_tag` still runs; one on another host counts so.
-
-    A bare pid (the records of studies started before owners were tagged with their host)
-    names no host, so it counts as live elsewhere and its study is left alone.
-    """
-    host, _, pid = str(tag).rpartition(":")
-    return host != socket.gethostname() or _alive(int(pid))
-
-
-def close_abandoned(studies: str | os.PathLike, keep: str | os.PathLike) -> None:
-    """Close the studies whose owner is gone.
-
-    Every study has a folder of its own under ``studies`` (``<id>/study.json``, its journal
-    and its collector's log), so two invocations in one working directory never share a
-    record. A study whose owner process has ended (on this host) and whose journal is still
-    there was killed: its journals are replayed and the runs of stages that never ended marked
-    killed (:meth:`Collector.drain`). A study on another host counts as live.
-
-    Parameters
-    ----------
-    studies : path-like
-        The folder of the study folders.
-    keep : path-like
-        The record of the study starting now (left alone).
-    """
-    for record_path in sorted(Path(studies).glob("*/study.json")):
-        if record_path.resolve() == Path(keep).resolve():
-            continue
-        record = json.loads(record_path.read_text())
-        if journal_dir(record_path).exists() and not owner_alive(record["owner"]):
-            _close(record_path)
-
-
-def _close(record_path: Path) -> None:
-    """Replay a dead study's journals; they are deleted only once every event is replayed."""
-    stop_collector(record_path)
-    try:
-        collector = Collector(record_path)
-        collector.drain(final=True)
-    except Exception as error:  # that study's store may be gone: its runs stay as they are
-        _warn(
-            f"the journals of {record_path} could not be replayed ({error}); they are kept "
-            f"for the next study started in this folder to replay"
-        )
-        return
-    if collector.complete:
-        shutil.rmtree(journal_dir(record_path), ignore_errors=True)
 
 
 def _find_or_create(client: MlflowClient, record: dict, event: dict) -> str:
